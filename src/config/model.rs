@@ -1,0 +1,181 @@
+//! The validated configuration: what `vrrp-ha.kdl` means once parsed.
+//!
+//! CONTRACT (pinned; the daemon builds on these names). The config work may add
+//! fields; renaming or removing needs a reason.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::core::packet::{ChecksumMode, Version};
+
+/// A whole configuration file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `router-id`; defaults to the hostname when absent.
+    pub router_id: Option<String>,
+    /// `instance` nodes, in file order.
+    pub instances: Vec<Instance>,
+    /// `script` nodes, in file order.
+    pub scripts: Vec<Script>,
+    /// `sync-group` nodes, in file order.
+    pub sync_groups: Vec<SyncGroup>,
+}
+
+/// One `instance` node: a VRRP virtual router.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    /// Instance name (`instance "VI_1"`).
+    pub name: String,
+    /// `interface`.
+    pub interface: String,
+    /// `vrid` 1..=255.
+    pub vrid: u8,
+    /// `priority` 1..=255, default 100.
+    pub priority: u8,
+    /// `version`, default 3.
+    pub version: Version,
+    /// `advert-interval`, default 1 s.
+    pub advert_interval: Duration,
+    /// `preempt`, default true.
+    pub preempt: bool,
+    /// `preempt-delay`, default 0.
+    pub preempt_delay: Duration,
+    /// `accept` (VRRPv3 accept mode), default true.
+    pub accept: bool,
+    /// `authentication` (v2 PASS), at most 8 bytes.
+    pub authentication: Option<String>,
+    /// `virtual-ip` nodes.
+    pub virtual_ips: Vec<VirtualIp>,
+    /// `unicast-source`.
+    pub unicast_source: Option<IpAddr>,
+    /// `unicast-peer` nodes.
+    pub unicast_peers: Vec<IpAddr>,
+    /// `track-interface` nodes.
+    pub track_interfaces: Vec<TrackInterface>,
+    /// `track-script` nodes.
+    pub track_scripts: Vec<TrackScript>,
+    /// `track-file` nodes.
+    pub track_files: Vec<TrackFile>,
+    /// `garp-repeat`, default 5.
+    pub garp_repeat: u32,
+    /// `garp-refresh`, default 0 (off).
+    pub garp_refresh: Duration,
+    /// `use-vmac`, default false.
+    pub use_vmac: bool,
+    /// `v3-checksum`, default pseudo-header.
+    pub v3_checksum: ChecksumMode,
+    /// `notify` script path.
+    pub notify: Option<PathBuf>,
+    /// `on-master`, `on-backup`, `on-fault`, `on-stop` action lists.
+    pub hooks: Hooks,
+}
+
+impl Instance {
+    /// The address family of this instance's VIPs (all VIPs share one family).
+    pub fn is_ipv6(&self) -> bool {
+        self.virtual_ips.first().is_some_and(|v| v.addr.is_ipv6())
+    }
+}
+
+/// One `virtual-ip "ADDR/PREFIX" dev=".." label=".."`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualIp {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length (default /32 or /128 when omitted).
+    pub prefix: u8,
+    /// `dev=`: interface to put it on, default the instance interface.
+    pub dev: Option<String>,
+    /// `label=`: IPv4 address label.
+    pub label: Option<String>,
+}
+
+/// `track-interface "NAME" weight=N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackInterface {
+    /// Interface name.
+    pub name: String,
+    /// Weight -254..=254; 0 = down means FAULT.
+    pub weight: i32,
+}
+
+/// `track-script "NAME" weight=N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackScript {
+    /// Name of a `script` node.
+    pub name: String,
+    /// Overrides the script's own weight when set.
+    pub weight: Option<i32>,
+}
+
+/// `track-file "PATH" weight=N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackFile {
+    /// File holding an integer.
+    pub path: PathBuf,
+    /// Multiplier, default 1.
+    pub weight: i32,
+}
+
+/// Transition action lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hooks {
+    /// `on-master`.
+    pub on_master: Vec<HookAction>,
+    /// `on-backup`.
+    pub on_backup: Vec<HookAction>,
+    /// `on-fault`.
+    pub on_fault: Vec<HookAction>,
+    /// `on-stop`.
+    pub on_stop: Vec<HookAction>,
+}
+
+/// One action inside `on-master { ... }` and friends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HookAction {
+    /// `start "unit"`.
+    Start(String),
+    /// `stop "unit"`.
+    Stop(String),
+    /// `restart "unit"`.
+    Restart(String),
+    /// `reload "unit"`.
+    Reload(String),
+    /// `exec "argv0" "arg"...`: no shell.
+    Exec(Vec<String>),
+}
+
+/// One `script` node: a tracked health check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Script {
+    /// Script name.
+    pub name: String,
+    /// `exec` argv.
+    pub exec: Vec<String>,
+    /// `interval`, default 1 s.
+    pub interval: Duration,
+    /// `timeout`, default = interval.
+    pub timeout: Duration,
+    /// `rise`, default 1.
+    pub rise: u32,
+    /// `fall`, default 1.
+    pub fall: u32,
+    /// `weight` -254..=254, default 0.
+    pub weight: i32,
+    /// `user` to run as.
+    pub user: Option<String>,
+}
+
+/// One `sync-group` node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncGroup {
+    /// Group name.
+    pub name: String,
+    /// Member instance names.
+    pub instances: Vec<String>,
+    /// `notify` script path.
+    pub notify: Option<PathBuf>,
+    /// Group-level action lists.
+    pub hooks: Hooks,
+}

@@ -1,0 +1,11 @@
+//! vrrp-ha: a VRRP (RFC 3768 / RFC 9568) daemon that keeps nginx and other
+//! services highly available behind virtual IPs.
+//!
+//! Data flows one way: [`config`] -> instances -> [`core`] -> actions -> effects
+//! ([`net`], [`daemon`]). The [`core`] is pure: no sockets, no clock, no tokio.
+
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod daemon;
+pub mod net;

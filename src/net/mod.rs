@@ -1,0 +1,1 @@
+//! The I/O shell's network side: VRRP sockets, rtnetlink, gratuitous ARP / NA.
