@@ -1,0 +1,1 @@
+//! Transition actions: systemd units over D-Bus, `exec` argv, keepalived-style `notify`.
