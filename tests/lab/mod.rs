@@ -914,7 +914,14 @@ impl Lab {
                 self.spawn_in_env(
                     host,
                     "vrrp-ha",
-                    &[env!("CARGO_BIN_EXE_vrrp-ha"), "run", "--config", &c],
+                    &[
+                        env!("CARGO_BIN_EXE_vrrp-ha"),
+                        "run",
+                        "--config",
+                        &c,
+                        "--log-level",
+                        "debug",
+                    ],
                     &[("RUST_LOG", "debug"), ("NO_COLOR", "1")],
                 )
             }
