@@ -66,6 +66,9 @@ impl Clock {
     fn to_tokio(self, at: CoreInstant) -> TokioInstant {
         self.origin + at.since_origin()
     }
+    fn to_core(self, at: TokioInstant) -> CoreInstant {
+        CoreInstant::from_origin(at.saturating_duration_since(self.origin))
+    }
 }
 
 /// One VIP with the interface it goes on.
@@ -390,11 +393,14 @@ impl Daemon {
             }
         }
         due.sort_by_key(|(at, i, _)| (*at, *i));
-        for (_, i, timer) in due {
+        for (at, i, timer) in due {
             match timer {
                 Some(t) => {
                     self.routers[i].timers.remove(&t);
-                    self.feed(i, Event::Timer(t)).await;
+                    // The core sees the timer fire at its deadline, not at our (late by up to
+                    // a millisecond or so) wake-up: adverts keep their exact spacing.
+                    let at = self.clock.to_core(at);
+                    self.feed_at(i, Event::Timer(t), at).await;
                 }
                 None => {
                     let r = &mut self.routers[i];
@@ -486,13 +492,18 @@ impl Daemon {
     /// Hand one event to router `i`'s core and carry out the actions in order.
     async fn feed(&mut self, i: usize, ev: Event) {
         let now = self.clock.core_now();
+        self.feed_at(i, ev, now).await;
+    }
+
+    async fn feed_at(&mut self, i: usize, ev: Event, now: CoreInstant) {
+        let master_before = self.routers[i].core.stats().master;
         let actions = self.routers[i].core.handle(ev, now);
-        let mut transitioned = false;
+        let mut changed = false;
         for a in actions {
-            transitioned |= matches!(a, Action::Transition { .. });
+            changed |= matches!(a, Action::Transition { .. });
             self.execute(i, a).await;
         }
-        if transitioned {
+        if changed || self.routers[i].core.stats().master != master_before {
             self.write_status();
         }
     }
