@@ -1,13 +1,70 @@
 //! The daemon: a tokio event loop driving the pure core and carrying out its actions.
+//!
+//! All protocol decisions live in [`crate::core`]; this module only translates
+//! between the world (sockets, rtnetlink, signals, the clock) and core events
+//! and actions.
 
-// STUB: replaced by the daemon work
-/// Runs the daemon until stopped (stub until the daemon lands).
-pub fn run(
-    config_path: std::path::PathBuf,
-    config: crate::config::Config,
-    log_level: tracing::Level,
-) -> std::process::ExitCode {
-    let _ = (config_path, config, log_level);
-    eprintln!("vrrp-ha run: the daemon is not implemented yet");
-    std::process::ExitCode::FAILURE
+mod event_loop;
+mod setup;
+pub mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::net::NetError;
+
+pub use setup::params_for;
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The network side failed while setting up.
+    #[error("{0}")]
+    Net(#[from] NetError),
+    /// An instance cannot be started as configured on this host.
+    #[error("instance {instance:?}: {problem}")]
+    Instance {
+        /// Instance name.
+        instance: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Signal handlers could not be installed.
+    #[error("install signal handler: {0}")]
+    Signal(std::io::Error),
+}
+
+/// Set up stderr logging at `level` unless a subscriber is already installed.
+///
+/// Kept apart so that the journald logger can replace it in one place.
+pub fn init_logging(level: tracing::Level) {
+    let _already_set = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Run the daemon for `config` (read from `config_path`) until SIGTERM / SIGINT.
+pub fn run(config_path: PathBuf, config: Config, log_level: tracing::Level) -> ExitCode {
+    init_logging(log_level);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(event_loop::run(config_path, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -9,7 +9,7 @@ use rtnetlink::packet_route::address::{
 };
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, MacVlanMode};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::{Handle, LinkMacVlan, MulticastGroup};
+use rtnetlink::{Handle, LinkMacVlan, LinkUnspec, MulticastGroup};
 use tokio::sync::mpsc;
 
 use super::NetError;
@@ -263,7 +263,7 @@ impl Netlink {
         Ok(self.addresses(index).await?.iter().any(|a| a.addr == addr))
     }
 
-    /// Create a private-mode macvlan `name` over `parent` with `mac`, and bring it up.
+    /// Create a private-mode macvlan `name` over `parent` with `mac`, left down.
     /// An existing link of that name (left by a crash) is deleted first.
     pub async fn create_macvlan(
         &self,
@@ -276,7 +276,6 @@ impl Netlink {
         }
         let msg = LinkMacVlan::new(name, parent, MacVlanMode::Private)
             .address(mac.to_vec())
-            .up()
             .build();
         self.handle
             .link()
@@ -285,6 +284,21 @@ impl Netlink {
             .await
             .map_err(nl_err(format!("create macvlan {name}")))?;
         self.link_by_name(name).await
+    }
+
+    /// Set a link administratively up or down.
+    pub async fn set_link_up(&self, index: u32, up: bool) -> Result<(), NetError> {
+        let b = LinkUnspec::new_with_index(index);
+        let msg = if up { b.up() } else { b.down() }.build();
+        self.handle
+            .link()
+            .change(msg)
+            .execute()
+            .await
+            .map_err(nl_err(format!(
+                "set link #{index} {}",
+                if up { "up" } else { "down" }
+            )))
     }
 
     /// Delete a link; already gone is success.

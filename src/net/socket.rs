@@ -352,7 +352,6 @@ fn recv_v6(fd: RawFd) -> io::Result<Option<Received>> {
     }
     let n = msg.bytes;
     let src = msg.address.map(|a| a.ip());
-    drop(iov);
     match (src, dst, ttl) {
         (Some(src), Some(dst), Some(ttl)) => Ok(Some(Received {
             src: IpAddr::V6(src),

@@ -18,7 +18,11 @@ pub fn vmac_name(vrid: u8, ipv6: bool) -> String {
     }
 }
 
-/// Create (or re-create) the macvlan for `vrid` over interface `parent`, up.
+/// Create (or re-create) the macvlan for `vrid` over interface `parent`, down.
+///
+/// The daemon brings it up only while Master: a backup's copy would otherwise send
+/// IPv6 autoconfiguration and MLD traffic from the shared virtual MAC and pull the
+/// switches' forwarding entry away from the master.
 pub async fn create(nl: &Netlink, vrid: u8, ipv6: bool, parent: u32) -> Result<LinkInfo, NetError> {
     nl.create_macvlan(&vmac_name(vrid, ipv6), parent, virtual_mac(vrid, ipv6))
         .await
