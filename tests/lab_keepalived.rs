@@ -176,3 +176,39 @@ fn t7_v3_ipv6_keepalived_master_vrrp_ha_backup() {
 fn t7_control_keepalived_both_sides() {
     interop("t7ctl", Vrrp::v3, Impl::Keepalived, Impl::Keepalived);
 }
+
+/// Negative control for the log checks above: with different PASS passwords each
+/// side must drop the other's adverts, both end up master, and both logs say why.
+#[test]
+fn t7_control_wrong_password_is_logged_by_both() {
+    if !lab::require_lab("t7pw", true) {
+        return;
+    }
+    let lab = Lab::new("t7pw");
+    let c1 = Vrrp::v2_pass(Lb1);
+    let c2 = Vrrp {
+        auth: Some("2222".to_string()),
+        ..Vrrp::v2_pass(Lb2)
+    };
+    let vip = vip_of(&c1);
+    let d1 = lab.start_vrrp(Lb1, Impl::VrrpHa, &c1);
+    let d2 = lab.start_vrrp(Lb2, Impl::Keepalived, &c2);
+    let limit = c2.master_down() + Duration::from_secs(2);
+    wait_until_from(Instant::now(), limit, || {
+        lab.has_addr(Lb1, vip) && lab.has_addr(Lb2, vip)
+    })
+    .unwrap_or_else(|| panic!("a password mismatch should leave both master"));
+    let (e1, e2) = (
+        receive_errors(Impl::VrrpHa, &d1),
+        receive_errors(Impl::Keepalived, &d2),
+    );
+    println!("vrrp-ha: {e1:#?}\nkeepalived: {e2:#?}");
+    assert!(
+        !e1.is_empty(),
+        "vrrp-ha logged nothing about keepalived's wrong password"
+    );
+    assert!(
+        !e2.is_empty(),
+        "keepalived logged nothing about vrrp-ha's wrong password"
+    );
+}
