@@ -1023,6 +1023,12 @@ impl Lab {
             .expect("nft -f");
     }
 
+    /// Removes the rules of [`Lab::drop_vrrp_multicast`] again.
+    pub fn allow_vrrp_multicast(&self, host: Host) {
+        self.exec_in(host, &["nft", "delete", "table", "inet", "vhlab"])
+            .expect("nft delete table");
+    }
+
     /// The packets the multicast-drop rules of `host` have dropped so far (in + out).
     pub fn dropped_multicast(&self, host: Host) -> u64 {
         let out = self
