@@ -228,15 +228,15 @@ cat >"$TMP/loop.sh" <<EOF
 i=0
 while [ ! -e "$TMP/stop" ] && [ \$i -lt $MAXREQ ]; do
     i=\$((i + 1))
-    t=\${EPOCHREALTIME/./}
-    r=\$(curl -s -o /dev/null --connect-timeout 0.2 --max-time 0.4 -w '%{http_code} %header{x-lb}' http://$VIP/ || true)
+    r=\$(curl -s -o /dev/null --connect-timeout 0.1 --max-time 0.3 -w '%{http_code} %header{x-lb}' http://$VIP/ || true)
+    t=\${EPOCHREALTIME/./} # when the answer (or the failure) came back
     echo "\$((t / 1000)) \${r:-000}"
     sleep 0.05
 done
 EOF
 start requests client bash "$TMP/loop.sh"
 LOOP_PID=$LAST_PID
-served_by() { # served_by LB SINCE_MS: a request after SINCE_MS was answered via LB
+served_by() { # served_by LB SINCE_MS: a request was answered via LB after SINCE_MS
     awk -v lb="$1" -v t="$2" '$1 >= t && $2 == 200 && $3 == lb { f = 1 } END { exit !f }' "$TMP/requests.log"
 }
 wait_for 5000 served_by lb1 0 || { echo "no request served through the VIP" >&2; exit 1; }
@@ -255,7 +255,7 @@ phase() {
     if ! wait_for 5000 served_by "$to" "$t0"; then echo "no request served via $to" >&2; exit 1; fi
     th=$(awk -v lb="$to" -v t="$t0" '$1 >= t && $2 == 200 && $3 == lb { print $1 - t; exit }' "$TMP/requests.log")
     lost=$(awk -v t="$t0" '$1 >= t && $2 != 200 { n++ } END { print n + 0 }' "$TMP/requests.log")
-    echo "$to holds the VIP after ${tv} ms; first request served via $to ${th} ms after; failed requests: $lost"
+    echo "$to holds the VIP after ${tv} ms; first answer via $to ${th} ms after; failed requests: $lost"
     echo "master now: $(master)"
     SUMMARY+=("$(printf '%-44s %-5s VIP %5s ms  HTTP %5s ms  lost %s' "$name" "$to" "$tv" "$th" "$lost")")
     wait_for 1500 bash -c "[ \$(awk -v t=$t0 '\$1 >= t' '$TMP/requests.log' | wc -l) -ge 12 ]" || true
