@@ -324,17 +324,27 @@ async fn a_burst_of_transitions_skips_stale_lists_and_runs_the_last_one_complete
     let marker = dir.path().join("marker");
     let r = runner(&bus.address, Duration::from_secs(5));
 
+    let go = dir.path().join("go");
+    // The first action runs until the test lets it go, so the burst surely lands meanwhile.
+    let gated = HookAction::Exec(vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!(
+            "echo m1-start >> {m}; while [ ! -e {g} ]; do sleep 0.01; done; echo m1-end >> {m}",
+            m = marker.display(),
+            g = go.display()
+        ),
+    ]);
     r.transition(transition(
         "VI_5",
         "MASTER",
         vec![
-            mark(&marker, "m1", Some("0.4")),
+            gated,
             unit("start", "m1-a.service"),
             mark(&marker, "m1-b", None),
             unit("start", "m1-c.service"),
         ],
     ));
-    // The burst lands while the MASTER list's first (slow) action runs.
     assert!(
         wait_until(Duration::from_secs(5), || read_lines(&marker)
             .contains(&"m1-start".into()))
@@ -362,6 +372,7 @@ async fn a_burst_of_transitions_skips_stale_lists_and_runs_the_last_one_complete
             mark(&marker, "b4-z", None),
         ],
     ));
+    std::fs::write(&go, "").unwrap();
     idle(&r, Duration::from_secs(10)).await;
 
     // The running action finished (not killed); the rest of its list and both intermediate
@@ -447,5 +458,46 @@ async fn different_instances_do_not_supersede_each_other() {
             "StopUnit g.service",
             "StopUnit vi7.service"
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_bus_is_reconnected_without_losing_the_action() {
+    let (logs, _g) = Logs::capture();
+    let dir = TempDir::new("restart");
+    let Some(bus) = bus_or_skip(dir.path()) else {
+        return;
+    };
+    let address = format!("unix:path={}", dir.path().join("bus").display());
+    let fake = FakeSystemd::start(&bus.address).await;
+    let r = runner(&address, Duration::from_secs(5));
+    r.transition(transition(
+        "VI_8",
+        "MASTER",
+        vec![unit("start", "a.service")],
+    ));
+    idle(&r, Duration::from_secs(10)).await;
+    assert_eq!(fake.rec.jobs(), ["StartUnit a.service"]);
+
+    drop(fake);
+    drop(bus);
+    let _ = std::fs::remove_file(dir.path().join("bus"));
+    let Some(bus) = bus_or_skip(dir.path()) else {
+        return;
+    };
+    let fake = FakeSystemd::start(&bus.address).await;
+    r.transition(transition(
+        "VI_8",
+        "BACKUP",
+        vec![unit("stop", "a.service")],
+    ));
+    idle(&r, Duration::from_secs(10)).await;
+    assert_eq!(fake.rec.jobs(), ["StopUnit a.service"]);
+    assert_eq!(fake.rec.subscribes(), 1, "re-subscribed on the new bus");
+    assert_eq!(
+        logs.lines_with("stop a.service: done").len(),
+        1,
+        "{}",
+        logs.text()
     );
 }

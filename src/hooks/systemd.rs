@@ -145,12 +145,12 @@ impl SystemdClient {
         }
     }
 
-    /// A subscribed connection: the cached one, or a new one (connect + `Subscribe`).
-    async fn connection(&self) -> Result<Connection, SystemdError> {
+    /// A subscribed connection and whether it is new: the cached one, or connect + `Subscribe`.
+    async fn connection(&self) -> Result<(Connection, bool), SystemdError> {
         // Held across the connect so concurrent first actions share one connection.
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
+            return Ok((c.clone(), false));
         }
         let connect = async {
             let builder = match &self.address {
@@ -177,29 +177,38 @@ impl SystemdClient {
             }
         };
         *slot = Some(conn.clone());
-        Ok(conn)
+        Ok((conn, true))
     }
 
-    /// Forget the cached connection so the next action reconnects (and re-subscribes).
-    async fn drop_connection(&self) {
-        *self.conn.lock().await = None;
+    /// Forget `conn` if it is still the cached one, so the next action reconnects and re-subscribes.
+    async fn drop_connection(&self, conn: &Connection) {
+        let mut slot = self.conn.lock().await;
+        if slot.as_ref().map(Connection::unique_name) == Some(conn.unique_name()) {
+            *slot = None;
+        }
     }
 
     /// Enqueue `verb unit` with mode "replace" and wait for its result (bounded by the job timeout).
+    ///
+    /// A cached connection found dead before the job was enqueued (the bus restarted) is
+    /// replaced once and the action retried; after enqueueing nothing is retried, so a job is
+    /// never enqueued twice knowingly.
     pub async fn run(&self, verb: UnitVerb, unit: &str) -> Result<JobOutcome, SystemdError> {
-        let conn = self.connection().await?;
+        let (conn, fresh) = self.connection().await?;
         let result = self.run_on(&conn, verb, unit).await;
-        if matches!(
-            result,
-            Err(SystemdError::StreamEnded { .. }) | Err(SystemdError::Connect { .. })
-        ) {
-            self.drop_connection().await;
+        if !broken(&result) {
+            return result;
         }
-        if let Err(SystemdError::Enqueue { source, .. }) = &result {
-            // A dead socket shows up as an I/O error on the call: reconnect next time.
-            if matches!(source, zbus::Error::InputOutput(_)) {
-                self.drop_connection().await;
-            }
+        self.drop_connection(&conn).await;
+        // StreamEnded: the job was enqueued already.
+        if fresh || matches!(result, Err(SystemdError::StreamEnded { .. })) {
+            return result;
+        }
+        tracing::debug!(unit, verb = %verb, "bus connection lost, reconnecting");
+        let (conn, _) = self.connection().await?;
+        let result = self.run_on(&conn, verb, unit).await;
+        if broken(&result) {
+            self.drop_connection(&conn).await;
         }
         result
     }
@@ -288,5 +297,17 @@ impl SystemdClient {
             ),
         }
         outcome
+    }
+}
+
+/// Whether an action failed because the connection is unusable (rather than systemd saying no).
+fn broken(result: &Result<JobOutcome, SystemdError>) -> bool {
+    match result {
+        Err(SystemdError::Connect { .. }) | Err(SystemdError::StreamEnded { .. }) => true,
+        // An error reply from the bus or systemd means the connection works.
+        Err(SystemdError::Enqueue { source, .. }) => {
+            !matches!(source, zbus::Error::MethodError(..) | zbus::Error::FDO(_))
+        }
+        Ok(_) => false,
     }
 }
