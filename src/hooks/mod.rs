@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::config::model::HookAction;
+use crate::config::model::{HookAction, Hooks};
 use systemd::{SystemdClient, UnitVerb};
 
 /// Whether a transition belongs to an instance or to a sync group.
@@ -66,7 +66,7 @@ pub struct Transition {
     pub name: String,
     /// New state: "MASTER", "BACKUP", "FAULT" or "STOP".
     pub state: &'static str,
-    /// Previous state, same spelling ("INIT" style values are passed through as given).
+    /// Previous state, same spelling as `state` (passed through as given).
     pub prev_state: &'static str,
     /// Effective priority at the transition.
     pub priority: u8,
@@ -114,6 +114,17 @@ impl Transition {
     /// How many steps this transition runs: the notify script plus the list.
     fn steps(&self) -> usize {
         usize::from(self.notify.is_some()) + self.actions.len()
+    }
+}
+
+/// The configured list for `state` ("MASTER", "BACKUP", "FAULT", "STOP"); empty for any other.
+pub fn list_for<'h>(hooks: &'h Hooks, state: &str) -> &'h [HookAction] {
+    match state {
+        "MASTER" => &hooks.on_master,
+        "BACKUP" => &hooks.on_backup,
+        "FAULT" => &hooks.on_fault,
+        "STOP" => &hooks.on_stop,
+        _ => &[],
     }
 }
 
@@ -313,5 +324,46 @@ async fn worker(shared: Arc<Shared>, key: Key) {
     while let Some((gen, t)) = shared.next(&key) {
         shared.run_list(&key, &t).await;
         shared.finish(&key, gen);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_for_picks_the_state_list() {
+        let hooks = Hooks {
+            on_master: vec![HookAction::Start("m".into())],
+            on_backup: vec![HookAction::Stop("b".into())],
+            on_fault: vec![HookAction::Stop("f".into())],
+            on_stop: vec![HookAction::Stop("s".into())],
+        };
+        assert_eq!(list_for(&hooks, "MASTER"), [HookAction::Start("m".into())]);
+        assert_eq!(list_for(&hooks, "BACKUP"), [HookAction::Stop("b".into())]);
+        assert_eq!(list_for(&hooks, "FAULT"), [HookAction::Stop("f".into())]);
+        assert_eq!(list_for(&hooks, "STOP"), [HookAction::Stop("s".into())]);
+        assert!(list_for(&hooks, "INIT").is_empty());
+    }
+
+    #[test]
+    fn env_and_notify_argv_follow_keepalived() {
+        let t = Transition {
+            scope: Scope::Group,
+            name: "G".into(),
+            state: "BACKUP",
+            prev_state: "MASTER",
+            priority: 90,
+            vrid: None,
+            vips: vec!["192.0.2.1/24".into(), "192.0.2.2/24".into()],
+            reason: "r".into(),
+            actions: vec![],
+            notify: None,
+        };
+        let argv = t.notify_argv(std::path::Path::new("/etc/n.sh"));
+        assert_eq!(argv, ["/etc/n.sh", "GROUP", "G", "BACKUP", "90"]);
+        let env = t.env();
+        assert!(env.contains(&("VRRP_VRID".into(), String::new())));
+        assert!(env.contains(&("VRRP_VIPS".into(), "192.0.2.1/24 192.0.2.2/24".into())));
     }
 }
