@@ -158,7 +158,7 @@ impl SystemdClient {
                 None => zbus::connection::Builder::system(),
             };
             let conn = builder.build().await?;
-            ManagerProxy::new(&conn).await?.subscribe().await?;
+            manager(&conn).await?.subscribe().await?;
             Ok::<_, zbus::Error>(conn)
         };
         let conn = match tokio::time::timeout(self.job_timeout, connect).await {
@@ -223,7 +223,7 @@ impl SystemdClient {
             bus: self.bus_name(),
             reason: e.to_string(),
         };
-        let proxy = ManagerProxy::new(conn).await.map_err(connect_err)?;
+        let proxy = manager(conn).await.map_err(connect_err)?;
         let mut removed = proxy.receive_job_removed().await.map_err(connect_err)?;
         let deadline = tokio::time::Instant::now() + self.job_timeout;
 
@@ -298,6 +298,14 @@ impl SystemdClient {
         }
         outcome
     }
+}
+
+/// A Manager proxy that never fetches properties: none are used, and systemd has hundreds.
+async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {
+    ManagerProxy::builder(conn)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
 }
 
 /// Whether an action failed because the connection is unusable (rather than systemd saying no).
