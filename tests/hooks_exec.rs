@@ -237,3 +237,52 @@ async fn a_backgrounded_grandchild_holding_the_pipes_does_not_stall_the_list() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_hung_exec_times_out_and_the_list_goes_on_without_blocking_the_caller() {
+    let (logs, _g) = Logs::capture();
+    let dir = TempDir::new("hung");
+    let d = dir.path().display().to_string();
+    let r = Runner::spawn(RunnerOptions {
+        bus_address: Some(format!("unix:path={d}/no-bus")),
+        job_timeout: Duration::from_secs(2),
+        exec_timeout: Duration::from_millis(300),
+    });
+    let t = Transition {
+        scope: Scope::Instance,
+        name: "VI_H".into(),
+        state: "MASTER",
+        prev_state: "BACKUP",
+        priority: 100,
+        vrid: Some(9),
+        vips: vec![],
+        reason: "test".into(),
+        actions: vec![
+            sh(format!("echo hung >> {d}/marker; exec sleep 60")),
+            sh(format!("echo next >> {d}/marker")),
+        ],
+        notify: None,
+    };
+    let call = Instant::now();
+    r.transition(t);
+    let returned = call.elapsed();
+    assert!(
+        returned < Duration::from_millis(200),
+        "transition() took {returned:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), r.idle())
+        .await
+        .expect("runner goes idle");
+    let took = call.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "list took {took:?}"
+    );
+    assert_eq!(read_lines(&dir.path().join("marker")), ["hung", "next"]);
+    assert_eq!(
+        logs.lines_with("process group killed").len(),
+        1,
+        "{}",
+        logs.text()
+    );
+}
