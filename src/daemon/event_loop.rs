@@ -19,16 +19,21 @@ use crate::config::{self, Config};
 use crate::core::instance::{Action, Event, Instance, State, Timer};
 use crate::core::packet::{self, Advert, Auth, ChecksumMode, Version};
 use crate::core::time::Instant as CoreInstant;
+use crate::hooks::{self, Runner, RunnerOptions, Scope};
 use crate::net::garp::{build_garp, L2Socket, BROADCAST};
 use crate::net::ndisc::{build_unsolicited_na, ALL_NODES_MAC};
 use crate::net::netlink::{self, NetEvent, Netlink};
 use crate::net::socket::{Family, Received, VrrpSocket};
 use crate::net::{vmac, NetError};
+use crate::sdnotify::{self, Notifier};
+use crate::track::{TrackUpdate, Tracker};
 
 /// How often a repeated warning of one kind is logged at most.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 /// How long to wait at start-up for an IPv6 link-local address to leave DAD.
 const LINK_LOCAL_WAIT: Duration = Duration::from_secs(3);
+/// How long a clean shutdown waits for `on-stop` actions and `notify` scripts.
+const HOOKS_DRAIN: Duration = Duration::from_secs(30);
 
 /// Logs the first occurrence, then at most once per [`LOG_EVERY`] with the count in between.
 #[derive(Debug, Default)]
@@ -115,6 +120,8 @@ struct Daemon {
     link_up: HashMap<u32, bool>,
     state_file: PathBuf,
     l2_log: RateLimit,
+    hooks: Runner,
+    notifier: Notifier,
 }
 
 /// Set up every instance, run until a signal, shut down cleanly.
@@ -128,25 +135,42 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     let nl = Netlink::connect()?;
     let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Received)>(256);
     let mut d = Daemon::build(&config_path, &config, nl, pkt_tx).await?;
-    d.start().await;
+    let (tracker, mut track_rx) = Tracker::spawn(&config);
+    d.seed_tracker(&tracker, &config).await;
+    d.start(&tracker).await;
     info!(
         instances = d.routers.len(),
         config = %config_path.display(),
         "vrrp-ha running"
     );
+    if let Err(e) = d.notifier.ready_with_status(&d.summary()) {
+        warn!("sd_notify READY: {e}");
+    }
+    let mut watchdog = sdnotify::watchdog_interval().map(tokio::time::interval);
 
     loop {
         let next = d.next_deadline();
         tokio::select! {
             Some((si, pkt)) = pkt_rx.recv() => d.on_packet(si, pkt).await,
-            Some(ev) = link_rx.recv() => d.on_net_event(ev).await,
+            Some(ev) = link_rx.recv() => d.on_net_event(ev, &tracker).await,
+            Some(u) = track_rx.recv() => d.on_track(u).await,
             _ = sleep_until_opt(next) => d.on_deadline().await,
+            _ = tick_opt(&mut watchdog) => {
+                if let Err(e) = d.notifier.watchdog() {
+                    warn!("sd_notify WATCHDOG: {e}");
+                }
+            }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
             _ = sighup.recv() => warn!("SIGHUP: configuration reload is not supported yet; keeping the running configuration"),
         }
     }
 
+    if let Err(e) = d.notifier.stopping() {
+        warn!("sd_notify STOPPING: {e}");
+    }
+    // Scripts must not flip priorities while we resign.
+    drop(tracker);
     // A second signal during the clean shutdown means "now".
     tokio::select! {
         _ = d.shutdown() => {}
@@ -155,6 +179,15 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     }
     info!("vrrp-ha stopped");
     Ok(())
+}
+
+async fn tick_opt(iv: &mut Option<tokio::time::Interval>) {
+    match iv {
+        Some(iv) => {
+            iv.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(at: Option<TokioInstant>) {
@@ -191,6 +224,8 @@ impl Daemon {
             link_up: HashMap::new(),
             state_file: status::state_file(config_path),
             l2_log: RateLimit::default(),
+            hooks: Runner::spawn(RunnerOptions::default()),
+            notifier: Notifier::from_env(),
         };
         match L2Socket::open() {
             Ok(s) => d.l2 = Some(s),
@@ -325,8 +360,26 @@ impl Daemon {
         }
     }
 
-    /// Remove stale VIPs, tell the cores about down links, start every instance.
-    async fn start(&mut self) {
+    /// Tell the tracker the current state of every interface it tracks.
+    async fn seed_tracker(&self, tracker: &Tracker, config: &Config) {
+        let mut names: Vec<&str> = config
+            .instances
+            .iter()
+            .flat_map(|i| i.track_interfaces.iter().map(|t| t.name.as_str()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            match self.nl.link_by_name(name).await {
+                Ok(l) => tracker.link_changed(name, l.up),
+                Err(NetError::NoSuchInterface(_)) => tracker.link_changed(name, false),
+                Err(e) => warn!("track-interface {name}: {e}"),
+            }
+        }
+    }
+
+    /// Remove stale VIPs, tell the cores about down links and tracking, start every instance.
+    async fn start(&mut self, tracker: &Tracker) {
         for i in 0..self.routers.len() {
             let r = &self.routers[i];
             // A crash leaves the VIPs behind; the owner (255) keeps them as it becomes Master at once.
@@ -344,7 +397,12 @@ impl Daemon {
                     }
                 }
             }
-            if self.link_up.get(&r.ifindex) == Some(&false) {
+            let (delta, fault) = tracker.initial(&r.cfg.name);
+            let link_down = self.link_up.get(&r.ifindex) == Some(&false);
+            if delta != 0 || fault {
+                self.feed(i, Event::Track { delta, fault }).await;
+            }
+            if link_down {
                 self.feed(i, Event::LinkDown).await;
             }
             self.feed(i, Event::Startup).await;
@@ -355,6 +413,13 @@ impl Daemon {
     async fn shutdown(&mut self) {
         for i in 0..self.routers.len() {
             self.feed(i, Event::Shutdown).await;
+        }
+        // `on-stop` actions (e.g. stopping nginx) get a bounded chance to finish.
+        if tokio::time::timeout(HOOKS_DRAIN, self.hooks.idle())
+            .await
+            .is_err()
+        {
+            warn!("transition actions still running after {HOOKS_DRAIN:?}; exiting anyway");
         }
         for r in &self.routers {
             if r.vmac.is_some() {
@@ -466,10 +531,32 @@ impl Daemon {
         }
     }
 
-    async fn on_net_event(&mut self, ev: NetEvent) {
+    async fn on_track(&mut self, u: TrackUpdate) {
+        let targets: Vec<usize> = (0..self.routers.len())
+            .filter(|&i| self.routers[i].cfg.name == u.instance)
+            .collect();
+        for i in targets {
+            self.feed(
+                i,
+                Event::Track {
+                    delta: u.delta,
+                    fault: u.fault,
+                },
+            )
+            .await;
+        }
+    }
+
+    async fn on_net_event(&mut self, ev: NetEvent, tracker: &Tracker) {
         let (index, up) = match ev {
-            NetEvent::Link(l) => (l.index, l.up),
-            NetEvent::LinkGone { index, .. } => (index, false),
+            NetEvent::Link(l) => {
+                tracker.link_changed(&l.name, l.up);
+                (l.index, l.up)
+            }
+            NetEvent::LinkGone { index, name } => {
+                tracker.link_changed(&name, false);
+                (index, false)
+            }
             NetEvent::AddrAdded { .. } | NetEvent::AddrRemoved { .. } => return,
         };
         let Some(prev) = self.link_up.get_mut(&index) else {
@@ -565,15 +652,38 @@ impl Daemon {
                 if to != State::Master {
                     r.next_burst = None;
                 }
-                info!(
-                    vrrp_instance = %r.cfg.name,
-                    vrrp_vrid = r.cfg.vrid,
-                    vrrp_state = to.as_str(),
-                    vrrp_prev_state = from.as_str(),
-                    vrrp_priority = r.core.effective_priority(),
-                    vrrp_reason = %reason,
-                    "{} {} -> {}: {}", r.cfg.name, from, to, reason
+                let priority = r.core.effective_priority();
+                crate::logging::transition(
+                    &r.cfg.name,
+                    r.cfg.vrid,
+                    from.as_str(),
+                    to.as_str(),
+                    priority,
+                    &reason,
                 );
+                // Initialize after Startup only comes from Shutdown: keepalived's STOP.
+                let state = if to == State::Initialize {
+                    "STOP"
+                } else {
+                    to.as_str()
+                };
+                self.hooks.transition(hooks::Transition {
+                    scope: Scope::Instance,
+                    name: r.cfg.name.clone(),
+                    state,
+                    prev_state: from.as_str(),
+                    priority,
+                    vrid: Some(r.cfg.vrid),
+                    vips: r
+                        .cfg
+                        .virtual_ips
+                        .iter()
+                        .map(|v| format!("{}/{}", v.addr, v.prefix))
+                        .collect(),
+                    reason,
+                    actions: hooks::list_for(&r.cfg.hooks, state).to_vec(),
+                    notify: r.cfg.notify.clone(),
+                });
             }
             Action::Drop(reason) => {
                 let r = &mut self.routers[i];
@@ -660,7 +770,26 @@ impl Daemon {
         debug!(vrrp_instance = %r.cfg.name, repeat = r.cfg.garp_repeat, "announced VIPs");
     }
 
+    /// One line for systemd's STATUS=: "VI_1 MASTER prio 100, VI_2 BACKUP prio 90".
+    fn summary(&self) -> String {
+        self.routers
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} prio {}",
+                    r.cfg.name,
+                    r.core.state(),
+                    r.core.effective_priority()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     fn write_status(&self) {
+        if let Err(e) = self.notifier.status(&self.summary()) {
+            debug!("sd_notify STATUS: {e}");
+        }
         let lines: Vec<InstanceStatus> = self
             .routers
             .iter()
