@@ -26,7 +26,7 @@ use crate::net::netlink::{self, NetEvent, Netlink};
 use crate::net::socket::{Family, Received, VrrpSocket};
 use crate::net::{vmac, NetError};
 use crate::sdnotify::{self, Notifier};
-use crate::track::{TrackUpdate, Tracker};
+use crate::track::{TrackSpec, TrackUpdate, Tracker};
 
 /// How often a repeated warning of one kind is logged at most.
 const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -98,6 +98,10 @@ struct Router {
     announce_mac: [u8; 6],
     vmac: Option<u32>,
     vips: Vec<Vip>,
+    /// What AddVips actually put on the interfaces (a reload may change `vips` meanwhile).
+    installed: Vec<Vip>,
+    /// The current batch of actions replaces the VIP list (see `feed_at`).
+    replacing_vips: bool,
     timers: BTreeMap<Timer, TokioInstant>,
     /// Daemon-side announce bursts: keepalived's second burst and `garp-refresh`.
     next_burst: Option<TokioInstant>,
@@ -122,6 +126,10 @@ struct Daemon {
     l2_log: RateLimit,
     hooks: Runner,
     notifier: Notifier,
+    config_path: PathBuf,
+    config: Config,
+    by_iface: HashMap<(String, Family), usize>,
+    pkt_tx: mpsc::Sender<(usize, Received)>,
 }
 
 /// Set up every instance, run until a signal, shut down cleanly.
@@ -135,7 +143,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     let nl = Netlink::connect()?;
     let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Received)>(256);
     let mut d = Daemon::build(&config_path, &config, nl, pkt_tx).await?;
-    let (tracker, mut track_rx) = Tracker::spawn(&config);
+    let (mut tracker, mut track_rx) = Tracker::spawn(&config);
     d.seed_tracker(&tracker, &config).await;
     d.start(&tracker).await;
     info!(
@@ -150,6 +158,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
 
     loop {
         let next = d.next_deadline();
+        let mut reload = false;
         tokio::select! {
             Some((si, pkt)) = pkt_rx.recv() => d.on_packet(si, pkt).await,
             Some(ev) = link_rx.recv() => d.on_net_event(ev, &tracker).await,
@@ -162,7 +171,18 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => warn!("SIGHUP: configuration reload is not supported yet; keeping the running configuration"),
+            _ = sighup.recv() => reload = true,
+        }
+        if reload {
+            if let Some(new_tracking) = d.reload(&tracker).await {
+                // Only a changed tracking setup restarts the tracker: a restart forgets
+                // script results, which would move priorities until the scripts re-run.
+                let (t, rx) = Tracker::spawn(&new_tracking);
+                tracker = t;
+                track_rx = rx;
+                d.seed_tracker(&tracker, &new_tracking).await;
+                d.apply_initial_tracking(&tracker).await;
+            }
         }
     }
 
@@ -212,6 +232,10 @@ impl Daemon {
         pkt_tx: mpsc::Sender<(usize, Received)>,
     ) -> Result<Daemon, DaemonError> {
         let mut d = Daemon {
+            config_path: config_path.to_path_buf(),
+            config: config.clone(),
+            by_iface: HashMap::new(),
+            pkt_tx,
             clock: Clock {
                 origin: TokioInstant::now(),
             },
@@ -231,22 +255,24 @@ impl Daemon {
             Ok(s) => d.l2 = Some(s),
             Err(e) => warn!("gratuitous ARP / NA disabled: {e}"),
         }
-        let mut by_iface: HashMap<(String, Family), usize> = HashMap::new();
         for cfg in &config.instances {
-            let router = d.build_router(cfg, &mut by_iface, &pkt_tx).await?;
-            let idx = d.routers.len();
-            d.demux[router.sock].entry(cfg.vrid).or_default().push(idx);
+            let router = d.build_router(cfg).await?;
             d.routers.push(router);
         }
+        d.rebuild_demux();
         Ok(d)
     }
 
-    async fn build_router(
-        &mut self,
-        cfg: &config::Instance,
-        by_iface: &mut HashMap<(String, Family), usize>,
-        pkt_tx: &mpsc::Sender<(usize, Received)>,
-    ) -> Result<Router, DaemonError> {
+    fn rebuild_demux(&mut self) {
+        for m in &mut self.demux {
+            m.clear();
+        }
+        for (i, r) in self.routers.iter().enumerate() {
+            self.demux[r.sock].entry(r.cfg.vrid).or_default().push(i);
+        }
+    }
+
+    async fn build_router(&mut self, cfg: &config::Instance) -> Result<Router, DaemonError> {
         let ipv6 = cfg.is_ipv6();
         let family = if ipv6 { Family::V6 } else { Family::V4 };
         let link = self.nl.link_by_name(&cfg.interface).await?;
@@ -267,7 +293,7 @@ impl Daemon {
             },
         };
 
-        let sock = match by_iface.get(&(cfg.interface.clone(), family)) {
+        let sock = match self.by_iface.get(&(cfg.interface.clone(), family)) {
             Some(&i) => i,
             None => {
                 let s = Arc::new(VrrpSocket::open(family, &cfg.interface, link.index)?);
@@ -275,8 +301,8 @@ impl Daemon {
                 self.sockets.push(s.clone());
                 self.demux.push(HashMap::new());
                 self.unknown_vrid.push((0, RateLimit::default()));
-                by_iface.insert((cfg.interface.clone(), family), i);
-                spawn_receiver(i, s, pkt_tx.clone());
+                self.by_iface.insert((cfg.interface.clone(), family), i);
+                spawn_receiver(i, s, self.pkt_tx.clone());
                 i
             }
         };
@@ -295,19 +321,7 @@ impl Daemon {
             (link.index, mac, None)
         };
 
-        let mut vips = Vec::new();
-        for v in &cfg.virtual_ips {
-            let ifindex = match &v.dev {
-                Some(dev) => self.nl.link_by_name(dev).await?.index,
-                None => announce_ifindex,
-            };
-            vips.push(Vip {
-                ifindex,
-                addr: v.addr,
-                prefix: v.prefix,
-                label: v.label.clone(),
-            });
-        }
+        let vips = self.resolve_vips(cfg, announce_ifindex).await?;
 
         Ok(Router {
             cfg: cfg.clone(),
@@ -318,6 +332,8 @@ impl Daemon {
             announce_mac,
             vmac: vmac_index,
             vips,
+            installed: Vec::new(),
+            replacing_vips: false,
             timers: BTreeMap::new(),
             next_burst: None,
             drop_log: RateLimit::default(),
@@ -325,6 +341,28 @@ impl Daemon {
             send_log: RateLimit::default(),
             rx_errors: HashMap::new(),
         })
+    }
+
+    /// Each VIP with the index of the interface it goes on (`dev=`, else `default`).
+    async fn resolve_vips(
+        &self,
+        cfg: &config::Instance,
+        default: u32,
+    ) -> Result<Vec<Vip>, DaemonError> {
+        let mut vips = Vec::new();
+        for v in &cfg.virtual_ips {
+            let ifindex = match &v.dev {
+                Some(dev) => self.nl.link_by_name(dev).await?.index,
+                None => default,
+            };
+            vips.push(Vip {
+                ifindex,
+                addr: v.addr,
+                prefix: v.prefix,
+                label: v.label.clone(),
+            });
+        }
+        Ok(vips)
     }
 
     /// The interface's link-local address, waiting briefly for DAD to finish.
@@ -381,6 +419,21 @@ impl Daemon {
     /// Remove stale VIPs, tell the cores about down links and tracking, start every instance.
     async fn start(&mut self, tracker: &Tracker) {
         for i in 0..self.routers.len() {
+            self.start_one(i, tracker).await;
+        }
+        self.write_status();
+    }
+
+    /// Feed every instance its current tracking aggregate (after a tracker restart).
+    async fn apply_initial_tracking(&mut self, tracker: &Tracker) {
+        for i in 0..self.routers.len() {
+            let (delta, fault) = tracker.initial(&self.routers[i].cfg.name);
+            self.feed(i, Event::Track { delta, fault }).await;
+        }
+    }
+
+    async fn start_one(&mut self, i: usize, tracker: &Tracker) {
+        {
             let r = &self.routers[i];
             // A crash leaves the VIPs behind; the owner (255) keeps them as it becomes Master at once.
             if r.cfg.priority != 255 {
@@ -407,7 +460,94 @@ impl Daemon {
             }
             self.feed(i, Event::Startup).await;
         }
+    }
+
+    /// SIGHUP: re-read the config; keep the old one if it is invalid. Returns the new
+    /// config when its tracking setup changed (the caller restarts the tracker).
+    async fn reload(&mut self, tracker: &Tracker) -> Option<Config> {
+        info!(config = %self.config_path.display(), "SIGHUP: reloading configuration");
+        if let Err(e) = self.notifier.reloading() {
+            warn!("sd_notify RELOADING: {e}");
+        }
+        let result = self.reload_inner(tracker).await;
+        if let Err(e) = self.notifier.ready_with_status(&self.summary()) {
+            warn!("sd_notify READY: {e}");
+        }
+        result
+    }
+
+    async fn reload_inner(&mut self, tracker: &Tracker) -> Option<Config> {
+        let new = match crate::config::load(&self.config_path) {
+            Ok(c) => c,
+            Err(crate::config::LoadError::Invalid(e)) => {
+                warn!(
+                    "new configuration is invalid; keeping the running one:\n{}",
+                    e.render()
+                );
+                return None;
+            }
+            Err(e) => {
+                warn!("cannot reload, keeping the running configuration: {e}");
+                return None;
+            }
+        };
+        let plan = super::reload::plan(&self.config.instances, &new.instances);
+        // Stop removed instances first so that a re-created one can take over its VIPs.
+        let mut stop = plan.stop.clone();
+        stop.sort_unstable_by(|a, b| b.cmp(a));
+        for &oi in &stop {
+            let name = self.config.instances[oi].name.clone();
+            let Some(i) = self.routers.iter().position(|r| r.cfg.name == name) else {
+                continue;
+            };
+            info!(vrrp_instance = %name, "reload: stopping instance");
+            self.feed(i, Event::Shutdown).await;
+            let r = self.routers.remove(i);
+            if r.vmac.is_some() {
+                if let Err(e) = vmac::remove(&self.nl, r.cfg.vrid, r.cfg.is_ipv6()).await {
+                    warn!(vrrp_instance = %r.cfg.name, "{e}");
+                }
+            }
+        }
+        self.rebuild_demux();
+        for &(_, ni) in &plan.reconfigure {
+            let cfg = new.instances[ni].clone();
+            let Some(i) = self.routers.iter().position(|r| r.cfg.name == cfg.name) else {
+                continue;
+            };
+            let default = self.routers[i].announce_ifindex;
+            let vips = match self.resolve_vips(&cfg, default).await {
+                Ok(v) => v,
+                Err(e) => {
+                    warn!(vrrp_instance = %cfg.name, "reload: keeping the old settings: {e}");
+                    continue;
+                }
+            };
+            info!(vrrp_instance = %cfg.name, "reload: applying changed settings");
+            let primary = self.routers[i].core.params().primary;
+            let params = params_for(&cfg, primary);
+            let r = &mut self.routers[i];
+            r.vips = vips;
+            r.cfg = cfg;
+            self.feed(i, Event::Reconfigure(params)).await;
+        }
+        for &ni in &plan.start {
+            let cfg = new.instances[ni].clone();
+            match self.build_router(&cfg).await {
+                Ok(r) => {
+                    info!(vrrp_instance = %cfg.name, "reload: starting instance");
+                    self.routers.push(r);
+                    self.rebuild_demux();
+                    let i = self.routers.len() - 1;
+                    self.start_one(i, tracker).await;
+                }
+                Err(e) => warn!(vrrp_instance = %cfg.name, "reload: cannot start: {e}"),
+            }
+        }
         self.write_status();
+        let tracking_changed = TrackSpec::from_config(&self.config) != TrackSpec::from_config(&new);
+        self.config = new;
+        tracking_changed.then(|| self.config.clone())
     }
 
     async fn shutdown(&mut self) {
@@ -585,11 +725,19 @@ impl Daemon {
     async fn feed_at(&mut self, i: usize, ev: Event, now: CoreInstant) {
         let master_before = self.routers[i].core.stats().master;
         let actions = self.routers[i].core.handle(ev, now);
+        // The core replaces the VIP list after a reload as RemoveVips then AddVips; VIPs in
+        // both lists must stay put, or clients see them vanish for a moment.
+        let replace = actions
+            .iter()
+            .position(|a| *a == Action::RemoveVips)
+            .is_some_and(|r| actions[r..].contains(&Action::AddVips));
+        self.routers[i].replacing_vips = replace;
         let mut changed = false;
         for a in actions {
             changed |= matches!(a, Action::Transition { .. });
             self.execute(i, a).await;
         }
+        self.routers[i].replacing_vips = false;
         if changed || self.routers[i].core.stats().master != master_before {
             self.write_status();
         }
@@ -614,12 +762,22 @@ impl Daemon {
                         warn!(vrrp_instance = %r.cfg.name, "{e}");
                     }
                 }
+                let r = &mut self.routers[i];
+                r.installed = r.vips.clone();
             }
             Action::RemoveVips => {
                 let r = &mut self.routers[i];
                 r.next_burst = None;
+                let mut installed = std::mem::take(&mut r.installed);
+                if r.replacing_vips {
+                    installed.retain(|v| {
+                        !r.vips.iter().any(|n| {
+                            n.addr == v.addr && n.ifindex == v.ifindex && n.prefix == v.prefix
+                        })
+                    });
+                }
                 let r = &self.routers[i];
-                for v in &r.vips {
+                for v in &installed {
                     if let Err(e) = self.nl.del_address(v.ifindex, v.addr, v.prefix).await {
                         warn!(vrrp_instance = %r.cfg.name, "{e}");
                     }

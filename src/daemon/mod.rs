@@ -5,6 +5,7 @@
 //! and actions.
 
 mod event_loop;
+mod reload;
 mod setup;
 pub mod status;
 
