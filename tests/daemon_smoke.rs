@@ -3,7 +3,8 @@
 //!
 //! Checks: the priority-100 node becomes Master and holds the VIP, the other does not;
 //! SIGTERM on the Master moves the VIP to the backup within Skew_Time plus a margin,
-//! and the stopped daemon exits 0 having removed its VIP.
+//! and the stopped daemon exits 0 having removed its VIP. SIGHUP: an invalid config
+//! is kept out, a lowered priority hands the VIP over.
 
 use std::fs;
 use std::path::PathBuf;
@@ -66,9 +67,14 @@ impl Lab {
         fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
     }
 
-    fn start(&mut self, name: &str, ns: &str, config: &str) {
+    fn write_config(&self, name: &str, config: &str) -> PathBuf {
         let cfg = self.dir.join(format!("{name}.kdl"));
         fs::write(&cfg, config).expect("write config");
+        cfg
+    }
+
+    fn start(&mut self, name: &str, ns: &str, config: &str) {
+        let cfg = self.write_config(name, config);
         let log = fs::File::create(self.dir.join(format!("{name}.log"))).expect("log file");
         let child = Command::new("ip")
             .args([
@@ -220,4 +226,39 @@ fn two_daemons_elect_one_master_and_fail_over_on_sigterm() {
         "lb1 exit status"
     );
     assert!(!has_vip(&a), "lb1 left its VIP behind");
+}
+
+#[test]
+fn sighup_keeps_invalid_config_out_and_applies_priority() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhrlA{pid}"), format!("vhrlB{pid}"));
+    let mut lab = Lab::new("vhreload");
+    setup(&mut lab, &a, &b);
+    lab.start("lb1", &a, &config("eth0", 100));
+    lab.start("lb2", &b, &config("eth0", 90));
+    assert!(
+        wait_for(Duration::from_secs(5), || has_vip(&a)).is_some(),
+        "lb1 never became Master"
+    );
+
+    lab.write_config("lb1", "instance \"VI_1\" { bogus 1 }\n");
+    lab.signal("lb1", nix::sys::signal::Signal::SIGHUP);
+    let rejected = wait_for(Duration::from_secs(3), || {
+        lab.log("lb1").contains("keeping the running one")
+    });
+    assert!(rejected.is_some(), "invalid config not reported");
+    assert!(
+        has_vip(&a) && !has_vip(&b),
+        "an invalid reload moved the VIP"
+    );
+
+    lab.write_config("lb1", &config("eth0", 50));
+    lab.signal("lb1", nix::sys::signal::Signal::SIGHUP);
+    // lb1 advertises 50 at once; lb2 (90, preempt) takes over after Master_Down_Interval.
+    let took = wait_for(Duration::from_secs(3), || has_vip(&b) && !has_vip(&a));
+    assert!(took.is_some(), "lowered priority did not hand the VIP over");
 }
