@@ -2,7 +2,7 @@
 //! core actions carried out in order.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -281,7 +281,19 @@ impl Daemon {
 
         let primary = match cfg.unicast_source {
             Some(a) => a,
-            None if ipv6 => IpAddr::V6(self.wait_link_local(cfg, link.index, &vip_addrs).await?),
+            None if ipv6 => {
+                // A down link has no link-local address yet: start (in Fault) with none and
+                // learn it from the address events once the link is up.
+                let wait = if link.up { LINK_LOCAL_WAIT } else { Duration::ZERO };
+                match self.wait_link_local(link.index, &vip_addrs, wait).await? {
+                    Some(ll) => IpAddr::V6(ll),
+                    None => {
+                        warn!(vrrp_instance = %cfg.name, interface = %cfg.interface,
+                            "no usable IPv6 link-local address yet; waiting for one");
+                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                    }
+                }
+            }
             None => match self.nl.primary_v4(link.index, &vip_addrs).await? {
                 Some(a) => IpAddr::V4(a),
                 None => {
@@ -365,14 +377,14 @@ impl Daemon {
         Ok(vips)
     }
 
-    /// The interface's link-local address, waiting briefly for DAD to finish.
+    /// The interface's usable link-local address, waiting up to `wait` for DAD to finish.
     async fn wait_link_local(
         &self,
-        cfg: &config::Instance,
         ifindex: u32,
         exclude: &[IpAddr],
-    ) -> Result<std::net::Ipv6Addr, DaemonError> {
-        let deadline = TokioInstant::now() + LINK_LOCAL_WAIT;
+        wait: Duration,
+    ) -> Result<Option<Ipv6Addr>, NetError> {
+        let deadline = TokioInstant::now() + wait;
         loop {
             let addrs = self.nl.addresses(ifindex).await?;
             let ll = addrs.iter().find_map(|a| match a.addr {
@@ -385,14 +397,8 @@ impl Daemon {
                 }
                 _ => None,
             });
-            if let Some(ll) = ll {
+            if ll.is_some() || TokioInstant::now() >= deadline {
                 return Ok(ll);
-            }
-            if TokioInstant::now() >= deadline {
-                return Err(DaemonError::Net(NetError::NoAddress {
-                    iface: cfg.interface.clone(),
-                    what: "usable IPv6 link-local address",
-                }));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -671,6 +677,31 @@ impl Daemon {
         }
     }
 
+    /// IPv6 instances started without a link-local address take the first usable one.
+    async fn learn_link_local(&mut self, index: u32) {
+        let waiting: Vec<usize> = (0..self.routers.len())
+            .filter(|&i| {
+                let r = &self.routers[i];
+                r.ifindex == index && r.core.params().primary == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            })
+            .collect();
+        for i in waiting {
+            let exclude = self.routers[i].core.params().vips.clone();
+            // The event may announce a still-tentative address; DAD ending sends another.
+            match self.wait_link_local(index, &exclude, Duration::ZERO).await {
+                Ok(Some(ll)) => {
+                    let r = &self.routers[i];
+                    info!(vrrp_instance = %r.cfg.name, address = %ll, "using IPv6 link-local address");
+                    let mut params = r.core.params().clone();
+                    params.primary = IpAddr::V6(ll);
+                    self.feed(i, Event::Reconfigure(params)).await;
+                }
+                Ok(None) => {}
+                Err(e) => warn!(vrrp_instance = %self.routers[i].cfg.name, "{e}"),
+            }
+        }
+    }
+
     async fn on_track(&mut self, u: TrackUpdate) {
         let targets: Vec<usize> = (0..self.routers.len())
             .filter(|&i| self.routers[i].cfg.name == u.instance)
@@ -696,6 +727,13 @@ impl Daemon {
             NetEvent::LinkGone { index, name } => {
                 tracker.link_changed(&name, false);
                 (index, false)
+            }
+            NetEvent::AddrAdded {
+                index,
+                addr: IpAddr::V6(a),
+            } if (a.segments()[0] & 0xffc0) == 0xfe80 => {
+                self.learn_link_local(index).await;
+                return;
             }
             NetEvent::AddrAdded { .. } | NetEvent::AddrRemoved { .. } => return,
         };
