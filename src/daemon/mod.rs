@@ -31,6 +31,9 @@ pub enum DaemonError {
         /// What is wrong.
         problem: String,
     },
+    /// A tracked script would run as root but others can change it.
+    #[error("refusing to start: {0}")]
+    InsecureScripts(String),
     /// Signal handlers could not be installed.
     #[error("install signal handler: {0}")]
     Signal(std::io::Error),
