@@ -71,13 +71,13 @@ fn watch_dir(path: &Path) -> Option<AsyncFd<Watch>> {
     };
     let name = path.file_name()?.to_os_string();
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+    // Only "finished" events: IN_MODIFY or IN_CREATE would fire between the
+    // truncate and the write of `echo 5 > file` and read a transient 0, which
+    // would flap the priority.
     let flags = AddWatchFlags::IN_CLOSE_WRITE
-        | AddWatchFlags::IN_MODIFY
-        | AddWatchFlags::IN_CREATE
-        | AddWatchFlags::IN_DELETE
         | AddWatchFlags::IN_MOVED_TO
         | AddWatchFlags::IN_MOVED_FROM
-        | AddWatchFlags::IN_ATTRIB
+        | AddWatchFlags::IN_DELETE
         | AddWatchFlags::IN_ONLYDIR;
     inotify.add_watch(dir, flags).ok()?;
     // SAFETY: the fd belongs to the Inotify moved into the AsyncFd; it stays open
