@@ -366,6 +366,15 @@ impl Hysteresis {
         }
     }
 
+    /// A counter that starts in `state` (a reloaded script keeps its last result
+    /// instead of dropping back to Init, which would flap the priority).
+    pub fn with_state(rise: u32, fall: u32, state: ScriptState) -> Self {
+        Hysteresis {
+            state,
+            ..Hysteresis::new(rise, fall)
+        }
+    }
+
     /// The current state.
     pub fn state(&self) -> ScriptState {
         self.state
@@ -402,10 +411,15 @@ impl Hysteresis {
 }
 
 /// Runs `script` every `interval` (first run at once) until the task is dropped,
-/// calling `on_change` with each state change. The program is re-checked before
-/// every run, so a script that becomes unsafe or disappears counts as failing.
-pub async fn run_forever(script: Script, mut on_change: impl FnMut(ScriptState, &str)) {
-    let mut hysteresis = Hysteresis::new(script.rise, script.fall);
+/// starting from `initial` and calling `on_change` with each state change. The
+/// program is re-checked before every run, so a script that becomes unsafe or
+/// disappears counts as failing.
+pub async fn run_forever(
+    script: Script,
+    initial: ScriptState,
+    mut on_change: impl FnMut(ScriptState, &str),
+) {
+    let mut hysteresis = Hysteresis::with_state(script.rise, script.fall, initial);
     let interval = if script.interval.is_zero() {
         Duration::from_secs(1)
     } else {
@@ -505,6 +519,15 @@ mod tests {
                 Some(ScriptState::Bad)
             ]
         );
+    }
+
+    #[test]
+    fn with_state_keeps_counting_from_there() {
+        let mut h = Hysteresis::with_state(1, 2, ScriptState::Bad);
+        assert_eq!(h.record(false), None);
+        assert_eq!(h.record(true), Some(ScriptState::Good));
+        assert_eq!(h.record(false), None);
+        assert_eq!(h.record(false), Some(ScriptState::Bad));
     }
 
     #[test]
