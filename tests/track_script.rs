@@ -391,3 +391,21 @@ async fn refused_script_never_runs_and_counts_as_failing() {
     assert_eq!((u.delta, u.fault), (0, true), "{u:?}");
     assert!(!ran.exists(), "insecure script was run");
 }
+
+#[tokio::test]
+async fn unknown_user_counts_as_failing() {
+    let dir = tempdir();
+    let ran = dir.path().join("ran");
+    let path = write_script(dir.path(), "ok.sh", r#"touch "$1/ran""#);
+    let mut s = script(
+        "ghost",
+        vec![path.display().to_string(), dir.path().display().to_string()],
+        100,
+        1000,
+    );
+    s.user = Some("vh-no-such-user".into());
+    let (_tracker, mut rx) = Tracker::spawn_spec(spec(s, None));
+    let u = next_update(&mut rx).await;
+    assert_eq!((u.delta, u.fault), (0, true), "{u:?}");
+    assert!(!ran.exists(), "ran without its user");
+}

@@ -205,6 +205,13 @@ pub struct Prepared {
 /// `user` account, and the security rule when the daemon is root and the program
 /// would run as root. Used at start (before every run) and by `vrrp-ha check`.
 pub fn prepare(argv: &[String], user: Option<&str>) -> Result<Prepared, SecurityError> {
+    let run_as = user.map(RunAs::lookup).transpose()?;
+    prepare_as(argv, run_as)
+}
+
+/// [`prepare`] with the identity already resolved (runners look the user up once,
+/// not before every run: a slow directory service must not stall the loop).
+pub fn prepare_as(argv: &[String], run_as: Option<RunAs>) -> Result<Prepared, SecurityError> {
     let argv0 = argv.first().ok_or(SecurityError::EmptyArgv)?;
     let program = resolve_program(argv0)?;
     let meta = std::fs::metadata(&program).map_err(|source| SecurityError::Access {
@@ -214,7 +221,6 @@ pub fn prepare(argv: &[String], user: Option<&str>) -> Result<Prepared, Security
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(SecurityError::NotExecutable(program));
     }
-    let run_as = user.map(RunAs::lookup).transpose()?;
     let runs_as_root = run_as
         .as_ref()
         .map_or(Uid::effective().is_root(), |r| r.uid.is_root());
@@ -435,9 +441,28 @@ pub async fn run_forever(
     // burst of catch-up runs (keepalived skips a run while one is in progress).
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_error: Option<String> = None;
+    let mut identity: Option<Option<RunAs>> = None;
     loop {
         ticker.tick().await;
-        let (ok, detail) = match check_script(&script) {
+        if identity.is_none() {
+            // Looked up until it resolves once, then kept for this definition.
+            match script.user.as_deref().map(RunAs::lookup).transpose() {
+                Ok(run_as) => identity = Some(run_as),
+                Err(e) => {
+                    let msg = e.to_string();
+                    if last_error.as_deref() != Some(msg.as_str()) {
+                        tracing::error!(script = %script.name, "script refused: {msg}");
+                    }
+                    last_error = Some(msg.clone());
+                    if let Some(state) = hysteresis.record(false) {
+                        on_change(state, &format!("refused: {msg}"));
+                    }
+                    continue;
+                }
+            }
+        }
+        let run_as = identity.clone().flatten();
+        let (ok, detail) = match prepare_as(&script.exec, run_as) {
             Ok(prepared) => {
                 last_error = None;
                 let outcome = run_once(&prepared, timeout).await;
