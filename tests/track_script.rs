@@ -409,3 +409,39 @@ async fn unknown_user_counts_as_failing() {
     assert_eq!((u.delta, u.fault), (0, true), "{u:?}");
     assert!(!ran.exists(), "ran without its user");
 }
+
+#[tokio::test]
+async fn dropping_the_tracker_kills_running_scripts() {
+    let dir = tempdir();
+    let path = write_script(
+        dir.path(),
+        "long.sh",
+        r#"sleep 30 &
+echo $! > "$1/child.tmp"; mv "$1/child.tmp" "$1/child"
+echo $$ > "$1/leader.tmp"; mv "$1/leader.tmp" "$1/leader"
+wait"#,
+    );
+    let s = script(
+        "long",
+        vec![path.display().to_string(), dir.path().display().to_string()],
+        60_000,
+        60_000,
+    );
+    let (tracker, _rx) = Tracker::spawn_spec(spec(s, None));
+    let leader_file = dir.path().join("leader");
+    wait_for("script to start", || leader_file.exists()).await;
+    let read_pid = |name: &str| -> i32 {
+        std::fs::read_to_string(dir.path().join(name))
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("pid")
+    };
+    let (leader, child) = (read_pid("leader"), read_pid("child"));
+    assert!(!process_gone(leader) && !process_gone(child));
+    drop(tracker);
+    wait_for("script group to be killed", || {
+        process_gone(leader) && process_gone(child)
+    })
+    .await;
+}

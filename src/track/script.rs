@@ -308,9 +308,12 @@ pub async fn run_once(prepared: &Prepared, timeout: Duration) -> Outcome {
             });
         }
     }
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) => return Outcome::Error(e),
+    // fork+exec (and the wait for exec to succeed) happen on the blocking pool,
+    // never on the event loop thread.
+    let mut child = match tokio::task::spawn_blocking(move || cmd.spawn()).await {
+        Ok(Ok(child)) => child,
+        Ok(Err(e)) => return Outcome::Error(e),
+        Err(e) => return Outcome::Error(std::io::Error::other(e)),
     };
     let mut group = GroupGuard(
         child
@@ -335,6 +338,20 @@ pub async fn run_once(prepared: &Prepared, timeout: Duration) -> Outcome {
             let _ = child.wait().await;
             Outcome::TimedOut
         }
+    }
+}
+
+/// Runs a check that touches the file system or the account database (either may
+/// be slow: NFS, LDAP) on the blocking pool.
+async fn off_loop<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SecurityError> + Send + 'static,
+) -> Result<T, SecurityError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) => Err(SecurityError::Access {
+            path: PathBuf::new(),
+            source: std::io::Error::other(e),
+        }),
     }
 }
 
@@ -446,7 +463,9 @@ pub async fn run_forever(
         ticker.tick().await;
         if identity.is_none() {
             // Looked up until it resolves once, then kept for this definition.
-            match script.user.as_deref().map(RunAs::lookup).transpose() {
+            let user = script.user.clone();
+            let looked_up = off_loop(move || user.as_deref().map(RunAs::lookup).transpose()).await;
+            match looked_up {
                 Ok(run_as) => identity = Some(run_as),
                 Err(e) => {
                     let msg = e.to_string();
@@ -462,7 +481,8 @@ pub async fn run_forever(
             }
         }
         let run_as = identity.clone().flatten();
-        let (ok, detail) = match prepare_as(&script.exec, run_as) {
+        let exec = script.exec.clone();
+        let (ok, detail) = match off_loop(move || prepare_as(&exec, run_as)).await {
             Ok(prepared) => {
                 last_error = None;
                 let outcome = run_once(&prepared, timeout).await;
