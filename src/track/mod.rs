@@ -7,9 +7,13 @@
 //!
 //! Weights follow keepalived:
 //! - script: weight 0 => failing is a fault; negative => added while failing;
-//!   positive => added while succeeding. A script with no result yet counts as
-//!   neither; its first result decides at once. `track-script weight=` overrides the
-//!   script's own weight.
+//!   positive => added while succeeding. `track-script weight=` overrides the
+//!   script's own weight. A script with no result yet ("init") counts as neither
+//!   failing nor succeeding, and its first result decides at once whatever rise/fall
+//!   say (keepalived: "one success is enough", and a failure in init is a failure).
+//!   keepalived additionally holds a weight-0 instance in its INIT state until that
+//!   first result; here the first run starts at spawn and its result normally
+//!   arrives long before a Backup's master-down timer (3+ adverts) could expire.
 //! - interface: weight 0 => down is a fault; negative => added while down;
 //!   positive => added while up. "Up" means IFF_UP and IFF_RUNNING (carrier).
 //! - file: value x weight is added; with weight 0 a non-zero value is a fault, and a

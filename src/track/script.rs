@@ -1,9 +1,11 @@
 //! Tracked scripts: run a health check's argv on a timer, off the event loop, and
 //! turn its exit codes into a good/bad state with keepalived's rise/fall hysteresis.
 //!
-//! Each run is a child process in its own process group, spawned and awaited with
-//! tokio (never blocking the loop); at `timeout` the whole group gets SIGKILL and the
-//! run counts as a failure. Scripts that would run as root are refused when they, or
+//! Each run is a child process in its own process group, spawned on the blocking
+//! pool and awaited with tokio (never blocking the loop); at `timeout` the whole
+//! group gets SIGKILL at once (keepalived sends SIGTERM first; a health check needs
+//! no grace period) and the run counts as a failure. Runs start every `interval`
+//! from the first one at spawn; a run that overruns delays the next. Scripts that would run as root are refused when they, or
 //! any directory above them, could be changed by a non-root user (keepalived's
 //! `enable_script_security`, always on here).
 
