@@ -16,8 +16,8 @@
 //!   arrives long before a Backup's master-down timer (3+ adverts) could expire.
 //! - interface: weight 0 => down is a fault; negative => added while down;
 //!   positive => added while up. "Up" means IFF_UP and IFF_RUNNING (carrier).
-//! - file: value x weight is added; with weight 0 a non-zero value is a fault, and a
-//!   product below -253 is a fault too.
+//! - file: value x weight is added (clamped to -254..=253); with weight 0 a
+//!   non-zero value is a fault, and a product of -254 or less is a fault too.
 
 pub mod file;
 pub mod script;
@@ -31,9 +31,6 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, Script, TrackFile, TrackInterface, TrackScript};
 pub use script::{check_script, check_script_security, ScriptState, SecurityError};
-
-/// Largest magnitude one tracked item may contribute (a priority span).
-const MAX_CONTRIBUTION: i64 = 254;
 
 /// A change of one instance's tracking aggregate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,16 +215,20 @@ pub fn interface_contribution(up: bool, weight: i32) -> (i32, bool) {
     }
 }
 
-/// A track file's contribution (delta, fault) given its value and weight.
+/// A track file's contribution (delta, fault) given its value and weight, as
+/// keepalived computes it: value x weight clamped to -254..=253, where -254 (and
+/// with weight 0 any non-zero value) means fault.
 pub fn file_contribution(value: i64, weight: i32) -> (i32, bool) {
     if weight == 0 {
         return (0, value != 0);
     }
-    let product = value.saturating_mul(i64::from(weight));
-    if product < -253 {
+    let product = value
+        .clamp(-file::VALUE_LIMIT, file::VALUE_LIMIT)
+        .saturating_mul(i64::from(weight));
+    if product <= -254 {
         return (0, true);
     }
-    (product.min(MAX_CONTRIBUTION) as i32, false)
+    (product.min(253) as i32, false)
 }
 
 /// Whether interface flags (as in `ifi_flags`) mean "up" for tracking:
@@ -679,7 +680,8 @@ mod tests {
         assert_eq!(file_contribution(-3, 10), (-30, false));
         assert_eq!(file_contribution(-26, 10), (0, true));
         assert_eq!(file_contribution(-253, 1), (-253, false));
-        assert_eq!(file_contribution(i64::MAX, 2), (254, false));
+        assert_eq!(file_contribution(-254, 1), (0, true));
+        assert_eq!(file_contribution(i64::MAX, 2), (253, false));
     }
 
     #[test]
