@@ -10,6 +10,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing::Level;
+use tracing_journald::{Priority, PriorityMappings};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -43,8 +44,16 @@ pub fn init(level: Level) -> Sink {
     if use_journal {
         match tracing_journald::layer() {
             Ok(layer) => {
+                // syslog levels as journalctl -p expects them: INFO is "info" (6),
+                // not the crate's default "notice" (5).
+                let priorities = PriorityMappings {
+                    info: Priority::Informational,
+                    debug: Priority::Debug,
+                    ..PriorityMappings::new()
+                };
                 let layer = layer
                     .with_field_prefix(None)
+                    .with_priority_mappings(priorities)
                     .with_syslog_identifier("vrrp-ha".to_string());
                 return match tracing_subscriber::registry()
                     .with(layer)
@@ -58,7 +67,15 @@ pub fn init(level: Level) -> Sink {
             Err(e) => journal_error = Some(e),
         }
     }
+    // The VRRP_* fields exist for journal queries; on stderr the message already
+    // says the same, so they are left out there.
+    let fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| match field.name() {
+        "message" => write!(w, "{value:?}"),
+        name if name.starts_with("vrrp_") => Ok(()),
+        name => write!(w, " {name}={value:?}"),
+    });
     let fmt = tracing_subscriber::fmt::layer()
+        .fmt_fields(fields)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);

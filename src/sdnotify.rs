@@ -120,6 +120,16 @@ impl Notifier {
     }
 }
 
+/// The STATUS= summary: one "NAME STATE prio N" per instance, joined by ", "
+/// (e.g. "VI_1 MASTER prio 100, VI_2 BACKUP prio 90").
+pub fn summary<'a>(instances: impl IntoIterator<Item = (&'a str, &'a str, u8)>) -> String {
+    instances
+        .into_iter()
+        .map(|(name, state, prio)| format!("{name} {state} prio {prio}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Replaces line breaks, which would end the assignment early.
 fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
@@ -233,6 +243,15 @@ mod tests {
         assert!(n.ready().is_ok());
         let n = Notifier::new(Some(""));
         assert!(!n.is_enabled());
+    }
+
+    #[test]
+    fn summary_lists_every_instance() {
+        assert_eq!(
+            summary([("VI_1", "MASTER", 100), ("VI_2", "BACKUP", 90)]),
+            "VI_1 MASTER prio 100, VI_2 BACKUP prio 90"
+        );
+        assert_eq!(summary([]), "");
     }
 
     #[test]

@@ -23,13 +23,40 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest file prefix read; a tracked file holds one small number.
 const MAX_READ: u64 = 4096;
 
-/// Parses a track file's content: its first whitespace-separated token as a signed
-/// integer; anything else (empty, not a number, out of range) is 0, as in keepalived.
+/// Largest magnitude of a value read from a track file (keepalived clamps too).
+pub const VALUE_LIMIT: i64 = 254;
+
+/// Parses a track file's content as keepalived does (`strtol(buf, NULL, 0)`, then
+/// clamped to -254..=254): leading whitespace, optional sign, then the longest
+/// prefix of decimal, `0x` hex or `0` octal digits; no digits at all gives 0.
 pub fn parse_value(text: &str) -> i64 {
-    text.split_whitespace()
-        .next()
-        .and_then(|t| t.parse::<i64>().ok())
-        .unwrap_or(0)
+    let s = text.trim_start().as_bytes();
+    let (negative, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if (s.starts_with(b"0x") || s.starts_with(b"0X"))
+        && s.get(2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        (16, &s[2..])
+    } else if s.starts_with(b"0") {
+        (8, s)
+    } else {
+        (10, s)
+    };
+    let mut value: i64 = 0;
+    for &b in digits {
+        let Some(d) = char::from(b).to_digit(radix) else {
+            break;
+        };
+        // Saturating like strtol's LONG_MAX; the clamp below makes it moot anyway.
+        value = value
+            .saturating_mul(i64::from(radix))
+            .saturating_add(i64::from(d));
+    }
+    let value = if negative { -value } else { value };
+    value.clamp(-VALUE_LIMIT, VALUE_LIMIT)
 }
 
 /// Reads a track file's value; a missing or unreadable file counts as 0.
@@ -71,13 +98,13 @@ fn watch_dir(path: &Path) -> Option<AsyncFd<Watch>> {
     };
     let name = path.file_name()?.to_os_string();
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+    // Only "finished" events: IN_MODIFY or IN_CREATE would fire between the
+    // truncate and the write of `echo 5 > file` and read a transient 0, which
+    // would flap the priority.
     let flags = AddWatchFlags::IN_CLOSE_WRITE
-        | AddWatchFlags::IN_MODIFY
-        | AddWatchFlags::IN_CREATE
-        | AddWatchFlags::IN_DELETE
         | AddWatchFlags::IN_MOVED_TO
         | AddWatchFlags::IN_MOVED_FROM
-        | AddWatchFlags::IN_ATTRIB
+        | AddWatchFlags::IN_DELETE
         | AddWatchFlags::IN_ONLYDIR;
     inotify.add_watch(dir, flags).ok()?;
     // SAFETY: the fd belongs to the Inotify moved into the AsyncFd; it stays open
@@ -165,8 +192,13 @@ mod tests {
         assert_eq!(parse_value("+3"), 3);
         assert_eq!(parse_value(""), 0);
         assert_eq!(parse_value("abc"), 0);
-        assert_eq!(parse_value("12abc"), 0);
-        assert_eq!(parse_value("99999999999999999999999"), 0);
+        assert_eq!(parse_value("12abc"), 12);
+        assert_eq!(parse_value("0x1f"), 31);
+        assert_eq!(parse_value("010"), 8);
+        assert_eq!(parse_value("08"), 0);
+        assert_eq!(parse_value("-"), 0);
+        assert_eq!(parse_value("1000"), 254);
+        assert_eq!(parse_value("-99999999999999999999999"), -254);
     }
 
     #[test]

@@ -7,19 +7,23 @@
 //!
 //! Weights follow keepalived:
 //! - script: weight 0 => failing is a fault; negative => added while failing;
-//!   positive => added while succeeding. A script with no result yet counts as
-//!   neither; its first result decides at once. `track-script weight=` overrides the
-//!   script's own weight.
+//!   positive => added while succeeding. `track-script weight=` overrides the
+//!   script's own weight. A script with no result yet ("init") counts as neither
+//!   failing nor succeeding, and its first result decides at once whatever rise/fall
+//!   say (keepalived: "one success is enough", and a failure in init is a failure).
+//!   keepalived additionally holds a weight-0 instance in its INIT state until that
+//!   first result; here the first run starts at spawn and its result normally
+//!   arrives long before a Backup's master-down timer (3+ adverts) could expire.
 //! - interface: weight 0 => down is a fault; negative => added while down;
 //!   positive => added while up. "Up" means IFF_UP and IFF_RUNNING (carrier).
-//! - file: value x weight is added; with weight 0 a non-zero value is a fault, and a
-//!   product below -253 is a fault too.
+//! - file: value x weight is added (clamped to -254..=253); with weight 0 a
+//!   non-zero value is a fault, and a product of -254 or less is a fault too.
 
 pub mod file;
 pub mod script;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -27,9 +31,6 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, Script, TrackFile, TrackInterface, TrackScript};
 pub use script::{check_script, check_script_security, ScriptState, SecurityError};
-
-/// Largest magnitude one tracked item may contribute (a priority span).
-const MAX_CONTRIBUTION: i64 = 254;
 
 /// A change of one instance's tracking aggregate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,12 +86,12 @@ impl TrackSpec {
     }
 }
 
-/// One tracked item of an instance, pointing into the shared source tables.
-#[derive(Clone, Debug)]
+/// One tracked item of an instance, naming its source.
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Item {
-    Script { index: usize, weight: i32 },
+    Script { name: String, weight: i32 },
     Interface { name: String, weight: i32 },
-    File { index: usize, weight: i32 },
+    File { path: PathBuf, weight: i32 },
 }
 
 /// Per-instance aggregation state.
@@ -101,21 +102,27 @@ struct InstanceState {
     current: (i32, bool),
 }
 
+/// A tracked script's shared state; `generation` identifies the runner allowed to
+/// write it, so a runner replaced by a reload cannot overwrite its successor.
+#[derive(Clone, Copy, Debug)]
+struct ScriptSlot {
+    state: ScriptState,
+    generation: u64,
+}
+
 /// The current value of every source, shared by runners and the daemon.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct State {
     instances: Vec<InstanceState>,
-    script_names: Vec<String>,
-    script_states: Vec<ScriptState>,
-    file_paths: Vec<PathBuf>,
-    file_values: Vec<i64>,
+    scripts: HashMap<String, ScriptSlot>,
+    files: HashMap<PathBuf, i64>,
     links: HashMap<String, bool>,
 }
 
 /// What a change came from, to find the instances it affects.
 enum Source<'a> {
-    Script(usize),
-    File(usize),
+    Script(&'a str),
+    File(&'a Path),
     Interface(&'a str),
 }
 
@@ -125,24 +132,23 @@ impl State {
         let mut delta: i64 = 0;
         let mut fault = false;
         for item in items {
-            match *item {
-                Item::Script { index, weight } => {
-                    let (d, f) = script_contribution(self.script_states[index], weight);
-                    delta += i64::from(d);
-                    fault |= f;
+            let (d, f) = match item {
+                Item::Script { name, weight } => {
+                    // A script without a slot has no definition: failing.
+                    let state = self.scripts.get(name).map_or(ScriptState::Bad, |s| s.state);
+                    script_contribution(state, *weight)
                 }
-                Item::Interface { ref name, weight } => {
+                Item::Interface { name, weight } => {
                     let up = self.links.get(name).copied().unwrap_or(false);
-                    let (d, f) = interface_contribution(up, weight);
-                    delta += i64::from(d);
-                    fault |= f;
+                    interface_contribution(up, *weight)
                 }
-                Item::File { index, weight } => {
-                    let (d, f) = file_contribution(self.file_values[index], weight);
-                    delta += i64::from(d);
-                    fault |= f;
+                Item::File { path, weight } => {
+                    let value = self.files.get(path).copied().unwrap_or(0);
+                    file_contribution(value, *weight)
                 }
-            }
+            };
+            delta += i64::from(d);
+            fault |= f;
         }
         let delta = delta.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         (delta, fault)
@@ -156,27 +162,35 @@ impl State {
                 .items
                 .iter()
                 .any(|item| match (item, &source) {
-                    (Item::Script { index, .. }, Source::Script(s)) => index == s,
-                    (Item::File { index, .. }, Source::File(f)) => index == f,
+                    (Item::Script { name, .. }, Source::Script(s)) => name == s,
+                    (Item::File { path, .. }, Source::File(f)) => path == f,
                     (Item::Interface { name, .. }, Source::Interface(n)) => name == n,
                     _ => false,
                 });
             if !uses {
                 continue;
             }
-            let now = self.aggregate(&self.instances[i].items);
-            let inst = &mut self.instances[i];
-            if now != inst.current {
-                inst.current = now;
-                updates.push(TrackUpdate {
-                    instance: inst.name.clone(),
-                    delta: now.0,
-                    fault: now.1,
-                    reason: reason.to_string(),
-                });
+            if let Some(u) = self.reaggregate(i, reason) {
+                updates.push(u);
             }
         }
         updates
+    }
+
+    /// Recomputes instance `i`; returns an update when its aggregate changed.
+    fn reaggregate(&mut self, i: usize, reason: &str) -> Option<TrackUpdate> {
+        let now = self.aggregate(&self.instances[i].items);
+        let inst = &mut self.instances[i];
+        if now == inst.current {
+            return None;
+        }
+        inst.current = now;
+        Some(TrackUpdate {
+            instance: inst.name.clone(),
+            delta: now.0,
+            fault: now.1,
+            reason: reason.to_string(),
+        })
     }
 }
 
@@ -201,16 +215,20 @@ pub fn interface_contribution(up: bool, weight: i32) -> (i32, bool) {
     }
 }
 
-/// A track file's contribution (delta, fault) given its value and weight.
+/// A track file's contribution (delta, fault) given its value and weight, as
+/// keepalived computes it: value x weight clamped to -254..=253, where -254 (and
+/// with weight 0 any non-zero value) means fault.
 pub fn file_contribution(value: i64, weight: i32) -> (i32, bool) {
     if weight == 0 {
         return (0, value != 0);
     }
-    let product = value.saturating_mul(i64::from(weight));
-    if product < -253 {
+    let product = value
+        .clamp(-file::VALUE_LIMIT, file::VALUE_LIMIT)
+        .saturating_mul(i64::from(weight));
+    if product <= -254 {
         return (0, true);
     }
-    (product.min(MAX_CONTRIBUTION) as i32, false)
+    (product.min(253) as i32, false)
 }
 
 /// Whether interface flags (as in `ifi_flags`) mean "up" for tracking:
@@ -237,18 +255,29 @@ fn current_links() -> HashMap<String, bool> {
     links
 }
 
+/// A running script runner and the definition it runs.
+struct Runner {
+    def: Script,
+    task: JoinHandle<()>,
+}
+
 /// Tracking for all instances; dropping it stops every runner and watcher (and kills
 /// any script still running).
 pub struct Tracker {
     state: Arc<Mutex<State>>,
     tx: UnboundedSender<TrackUpdate>,
-    tasks: Vec<JoinHandle<()>>,
+    runners: HashMap<String, Runner>,
+    watchers: HashMap<PathBuf, JoinHandle<()>>,
+    generation: u64,
 }
 
 impl Drop for Tracker {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        for runner in self.runners.values() {
+            runner.task.abort();
+        }
+        for watcher in self.watchers.values() {
+            watcher.abort();
         }
     }
 }
@@ -282,137 +311,228 @@ impl Tracker {
     /// Starts tracking for an explicit spec. Must be called inside a tokio runtime.
     pub fn spawn_spec(spec: TrackSpec) -> (Tracker, UnboundedReceiver<TrackUpdate>) {
         let (tx, rx) = unbounded_channel();
-        let mut script_names: Vec<String> = Vec::new();
-        let mut script_defs: Vec<Option<Script>> = Vec::new();
-        let mut file_paths: Vec<PathBuf> = Vec::new();
-        let mut instances = Vec::new();
+        let mut tracker = Tracker {
+            state: Arc::new(Mutex::new(State::default())),
+            tx,
+            runners: HashMap::new(),
+            watchers: HashMap::new(),
+            generation: 0,
+        };
+        tracker.apply(spec);
+        (tracker, rx)
+    }
+
+    /// Applies a reloaded configuration without losing what is known: scripts
+    /// whose definition is unchanged keep running undisturbed, changed ones restart
+    /// but keep their last good/bad state (so a reload never flaps priority),
+    /// files and links keep their values. Instances whose aggregate changes get a
+    /// [`TrackUpdate`] (reason "configuration reloaded"); new instances start from
+    /// [`Tracker::initial`].
+    pub fn reload(&mut self, config: &Config) {
+        self.apply(TrackSpec::from_config(config));
+    }
+
+    /// [`Tracker::reload`] for an explicit spec.
+    pub fn reload_spec(&mut self, spec: TrackSpec) {
+        self.apply(spec);
+    }
+
+    fn apply(&mut self, spec: TrackSpec) {
+        // Tracked scripts, in first-use order, with their definitions.
+        let mut wanted: Vec<(String, Option<Script>)> = Vec::new();
         for inst in &spec.instances {
-            let mut items = Vec::new();
             for ts in &inst.scripts {
-                let index = match script_names.iter().position(|n| *n == ts.name) {
-                    Some(i) => i,
-                    None => {
-                        let def = spec.scripts.iter().find(|s| s.name == ts.name).cloned();
-                        if def.is_none() {
-                            tracing::error!(
-                                instance = %inst.name,
-                                "track-script `{}` names no script; counting it as failing",
-                                ts.name
-                            );
-                        }
-                        script_names.push(ts.name.clone());
-                        script_defs.push(def);
-                        script_names.len() - 1
-                    }
-                };
-                let own = script_defs[index].as_ref().map_or(0, |s| s.weight);
-                items.push(Item::Script {
-                    index,
-                    weight: ts.weight.unwrap_or(own),
-                });
+                if wanted.iter().any(|(n, _)| *n == ts.name) {
+                    continue;
+                }
+                let def = spec.scripts.iter().find(|s| s.name == ts.name).cloned();
+                if def.is_none() {
+                    tracing::error!(
+                        instance = %inst.name,
+                        "track-script `{}` names no script; counting it as failing",
+                        ts.name
+                    );
+                }
+                wanted.push((ts.name.clone(), def));
             }
-            for ti in &inst.interfaces {
-                items.push(Item::Interface {
-                    name: ti.name.clone(),
-                    weight: ti.weight,
-                });
-            }
-            for tf in &inst.files {
-                let index = match file_paths.iter().position(|p| *p == tf.path) {
-                    Some(i) => i,
-                    None => {
-                        file_paths.push(tf.path.clone());
-                        file_paths.len() - 1
-                    }
-                };
-                items.push(Item::File {
-                    index,
-                    weight: tf.weight,
-                });
-            }
-            instances.push(InstanceState {
-                name: inst.name.clone(),
-                items,
-                current: (0, false),
-            });
         }
-        let script_states = script_defs
+        let wanted_files: Vec<PathBuf> = {
+            let mut v: Vec<PathBuf> = Vec::new();
+            for tf in spec.instances.iter().flat_map(|i| &i.files) {
+                if !v.contains(&tf.path) {
+                    v.push(tf.path.clone());
+                }
+            }
+            v
+        };
+        let wanted_links: Vec<&str> = spec
+            .instances
             .iter()
-            .map(|d| match d {
-                Some(_) => ScriptState::Init,
-                None => ScriptState::Bad,
+            .flat_map(|i| i.interfaces.iter().map(|t| t.name.as_str()))
+            .collect();
+
+        let instances: Vec<InstanceState> = spec
+            .instances
+            .iter()
+            .map(|inst| {
+                let mut items = Vec::new();
+                for ts in &inst.scripts {
+                    let own = wanted
+                        .iter()
+                        .find(|(n, _)| *n == ts.name)
+                        .and_then(|(_, d)| d.as_ref())
+                        .map_or(0, |d| d.weight);
+                    items.push(Item::Script {
+                        name: ts.name.clone(),
+                        weight: ts.weight.unwrap_or(own),
+                    });
+                }
+                for ti in &inst.interfaces {
+                    items.push(Item::Interface {
+                        name: ti.name.clone(),
+                        weight: ti.weight,
+                    });
+                }
+                for tf in &inst.files {
+                    items.push(Item::File {
+                        path: tf.path.clone(),
+                        weight: tf.weight,
+                    });
+                }
+                InstanceState {
+                    name: inst.name.clone(),
+                    items,
+                    current: (0, false),
+                }
             })
             .collect();
-        let file_values = file_paths.iter().map(|p| file::read_value(p)).collect();
-        let links = if instances.iter().any(|i| {
-            i.items
-                .iter()
-                .any(|it| matches!(it, Item::Interface { .. }))
-        }) {
-            current_links()
-        } else {
-            HashMap::new()
-        };
-        let mut state = State {
-            instances,
-            script_names,
-            script_states,
-            file_paths: file_paths.clone(),
-            file_values,
-            links,
-        };
-        for i in 0..state.instances.len() {
-            let now = state.aggregate(&state.instances[i].items);
-            state.instances[i].current = now;
-        }
-        let state = Arc::new(Mutex::new(state));
 
-        let mut tasks = Vec::new();
-        for (index, def) in script_defs.into_iter().enumerate() {
-            let Some(def) = def else { continue };
-            let state = Arc::clone(&state);
-            let tx = tx.clone();
+        // Stop runners that are no longer wanted or whose definition changed.
+        let mut to_start: Vec<(Script, u64, ScriptState)> = Vec::new();
+        let updates = {
+            let mut st = lock(&self.state);
+            let old_runners: Vec<String> = self.runners.keys().cloned().collect();
+            for name in old_runners {
+                let keep = wanted.iter().any(|(n, d)| {
+                    *n == name && d.as_ref() == self.runners.get(&name).map(|r| &r.def)
+                });
+                if !keep {
+                    if let Some(r) = self.runners.remove(&name) {
+                        r.task.abort();
+                    }
+                }
+            }
+            let mut scripts = HashMap::new();
+            for (name, def) in &wanted {
+                let previous = st.scripts.get(name).map(|s| s.state);
+                match def {
+                    // Unchanged and still running: keep its slot as it is.
+                    Some(_) if self.runners.contains_key(name) => {
+                        if let Some(slot) = st.scripts.get(name) {
+                            scripts.insert(name.clone(), *slot);
+                        }
+                    }
+                    Some(def) => {
+                        self.generation += 1;
+                        let state = previous.unwrap_or(ScriptState::Init);
+                        scripts.insert(
+                            name.clone(),
+                            ScriptSlot {
+                                state,
+                                generation: self.generation,
+                            },
+                        );
+                        to_start.push((def.clone(), self.generation, state));
+                    }
+                    None => {}
+                }
+            }
+            st.scripts = scripts;
+
+            // Files: keep known values, read new ones now.
+            let mut files = HashMap::new();
+            for path in &wanted_files {
+                let value = match st.files.get(path) {
+                    Some(v) => *v,
+                    None => file::read_value(path),
+                };
+                files.insert(path.clone(), value);
+            }
+            st.files = files;
+
+            // Links: events already received stay authoritative; ask the kernel
+            // about the others.
+            if wanted_links.iter().any(|n| !st.links.contains_key(*n)) {
+                let kernel = current_links();
+                for name in &wanted_links {
+                    if !st.links.contains_key(*name) {
+                        let up = kernel.get(*name).copied().unwrap_or(false);
+                        st.links.insert(name.to_string(), up);
+                    }
+                }
+            }
+
+            let old: HashMap<String, (i32, bool)> = st
+                .instances
+                .iter()
+                .map(|i| (i.name.clone(), i.current))
+                .collect();
+            st.instances = instances;
+            let mut updates = Vec::new();
+            for i in 0..st.instances.len() {
+                let now = st.aggregate(&st.instances[i].items);
+                let name = st.instances[i].name.clone();
+                st.instances[i].current = now;
+                if let Some(before) = old.get(&name) {
+                    if *before != now {
+                        updates.push(TrackUpdate {
+                            instance: name,
+                            delta: now.0,
+                            fault: now.1,
+                            reason: "configuration reloaded".to_string(),
+                        });
+                    }
+                }
+            }
+            updates
+        };
+        send_all(&self.tx, updates);
+
+        for (def, generation, initial) in to_start {
             let name = def.name.clone();
-            tasks.push(tokio::spawn(script::run_forever(
-                def,
-                move |new_state, detail| {
-                    let word = match new_state {
-                        ScriptState::Good => "succeeding",
-                        ScriptState::Bad => "failing",
-                        ScriptState::Init => "pending",
-                    };
-                    tracing::info!(script = %name, "script now {word} (last run {detail})");
-                    let reason = format!("script {name} {word}");
-                    let updates = {
-                        let mut st = lock(&state);
-                        st.script_states[index] = new_state;
-                        st.refresh(Source::Script(index), &reason)
-                    };
-                    send_all(&tx, updates);
-                },
-            )));
-        }
-        for (index, path) in file_paths.into_iter().enumerate() {
-            let initial = lock(&state).file_values[index];
-            let state = Arc::clone(&state);
-            let tx = tx.clone();
-            let shown = path.display().to_string();
-            tasks.push(tokio::spawn(file::watch_forever(
-                path,
+            let task = tokio::spawn(script::run_forever(
+                def.clone(),
                 initial,
-                move |value| {
-                    let reason = format!("file {shown} now {value}");
-                    tracing::info!("track {reason}");
-                    let updates = {
-                        let mut st = lock(&state);
-                        st.file_values[index] = value;
-                        st.refresh(Source::File(index), &reason)
-                    };
-                    send_all(&tx, updates);
-                },
-            )));
+                script_callback(
+                    Arc::clone(&self.state),
+                    self.tx.clone(),
+                    name.clone(),
+                    generation,
+                ),
+            ));
+            self.runners.insert(name, Runner { def, task });
         }
-        (Tracker { state, tx, tasks }, rx)
+
+        let old_watchers: Vec<PathBuf> = self.watchers.keys().cloned().collect();
+        for path in old_watchers {
+            if !wanted_files.contains(&path) {
+                if let Some(w) = self.watchers.remove(&path) {
+                    w.abort();
+                }
+            }
+        }
+        for path in wanted_files {
+            if self.watchers.contains_key(&path) {
+                continue;
+            }
+            let initial = lock(&self.state).files.get(&path).copied().unwrap_or(0);
+            let task = tokio::spawn(file::watch_forever(
+                path.clone(),
+                initial,
+                file_callback(Arc::clone(&self.state), self.tx.clone(), path.clone()),
+            ));
+            self.watchers.insert(path, task);
+        }
     }
 
     /// Records a link event from rtnetlink (`up` = IFF_UP and IFF_RUNNING, see
@@ -442,21 +562,69 @@ impl Tracker {
     /// The current state of every tracked script, by name (for status output).
     pub fn script_states(&self) -> Vec<(String, ScriptState)> {
         let st = lock(&self.state);
-        st.script_names
+        let mut v: Vec<_> = st
+            .scripts
             .iter()
-            .cloned()
-            .zip(st.script_states.iter().copied())
-            .collect()
+            .map(|(n, s)| (n.clone(), s.state))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
     /// The current value of every tracked file (for status output).
     pub fn file_values(&self) -> Vec<(PathBuf, i64)> {
         let st = lock(&self.state);
-        st.file_paths
-            .iter()
-            .cloned()
-            .zip(st.file_values.iter().copied())
-            .collect()
+        let mut v: Vec<_> = st.files.iter().map(|(p, x)| (p.clone(), *x)).collect();
+        v.sort();
+        v
+    }
+}
+
+/// What a script runner calls on a state change.
+fn script_callback(
+    state: Arc<Mutex<State>>,
+    tx: UnboundedSender<TrackUpdate>,
+    name: String,
+    generation: u64,
+) -> impl FnMut(ScriptState, &str) {
+    move |new_state, detail| {
+        let word = match new_state {
+            ScriptState::Good => "succeeding",
+            ScriptState::Bad => "failing",
+            ScriptState::Init => "pending",
+        };
+        let updates = {
+            let mut st = lock(&state);
+            match st.scripts.get_mut(&name) {
+                Some(slot) if slot.generation == generation => slot.state = new_state,
+                // Replaced or removed by a reload.
+                _ => return,
+            }
+            tracing::info!(script = %name, "script now {word} (last run {detail})");
+            st.refresh(Source::Script(&name), &format!("script {name} {word}"))
+        };
+        send_all(&tx, updates);
+    }
+}
+
+/// What a file watcher calls on a value change.
+fn file_callback(
+    state: Arc<Mutex<State>>,
+    tx: UnboundedSender<TrackUpdate>,
+    path: PathBuf,
+) -> impl FnMut(i64) {
+    move |value| {
+        let reason = format!("file {} now {value}", path.display());
+        let updates = {
+            let mut st = lock(&state);
+            match st.files.get_mut(&path) {
+                Some(v) => *v = value,
+                None => return,
+            }
+            tracing::info!("track {reason}");
+            st.refresh(Source::File(&path), &reason)
+        };
+        send_all(&tx, updates);
     }
 }
 
@@ -512,7 +680,8 @@ mod tests {
         assert_eq!(file_contribution(-3, 10), (-30, false));
         assert_eq!(file_contribution(-26, 10), (0, true));
         assert_eq!(file_contribution(-253, 1), (-253, false));
-        assert_eq!(file_contribution(i64::MAX, 2), (254, false));
+        assert_eq!(file_contribution(-254, 1), (0, true));
+        assert_eq!(file_contribution(i64::MAX, 2), (253, false));
     }
 
     #[test]
@@ -525,16 +694,18 @@ mod tests {
     }
 
     fn state_with(items: Vec<Item>) -> State {
+        let slot = |state| ScriptSlot {
+            state,
+            generation: 1,
+        };
         State {
             instances: vec![InstanceState {
                 name: "VI_1".into(),
                 items,
                 current: (0, false),
             }],
-            script_names: vec!["a".into(), "b".into()],
-            script_states: vec![Init, Init],
-            file_paths: vec![PathBuf::from("/f")],
-            file_values: vec![0],
+            scripts: [("a".to_string(), slot(Init)), ("b".to_string(), slot(Init))].into(),
+            files: [(PathBuf::from("/f"), 0)].into(),
             links: HashMap::new(),
         }
     }
@@ -543,11 +714,11 @@ mod tests {
     fn aggregate_sums_and_ors() {
         let mut st = state_with(vec![
             Item::Script {
-                index: 0,
+                name: "a".into(),
                 weight: -20,
             },
             Item::Script {
-                index: 1,
+                name: "b".into(),
                 weight: 0,
             },
             Item::Interface {
@@ -555,16 +726,17 @@ mod tests {
                 weight: 5,
             },
             Item::File {
-                index: 0,
+                path: "/f".into(),
                 weight: 2,
             },
         ]);
         st.links.insert("eth0".into(), true);
-        st.file_values[0] = 4;
-        st.script_states = vec![Bad, Good];
+        st.files.insert("/f".into(), 4);
+        st.scripts.get_mut("a").unwrap().state = Bad;
+        st.scripts.get_mut("b").unwrap().state = Good;
         assert_eq!(st.aggregate(&st.instances[0].items), (-20 + 5 + 8, false));
-        st.script_states[1] = Bad;
-        let ups = st.refresh(Source::Script(1), "script b failing");
+        st.scripts.get_mut("b").unwrap().state = Bad;
+        let ups = st.refresh(Source::Script("b"), "script b failing");
         assert_eq!(
             ups,
             vec![TrackUpdate {
@@ -575,7 +747,7 @@ mod tests {
             }]
         );
         // No change, no update.
-        assert!(st.refresh(Source::Script(1), "again").is_empty());
+        assert!(st.refresh(Source::Script("b"), "again").is_empty());
         // A source the instance does not track never produces updates.
         assert!(st.refresh(Source::Interface("eth9"), "x").is_empty());
     }

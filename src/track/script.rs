@@ -1,9 +1,11 @@
 //! Tracked scripts: run a health check's argv on a timer, off the event loop, and
 //! turn its exit codes into a good/bad state with keepalived's rise/fall hysteresis.
 //!
-//! Each run is a child process in its own process group, spawned and awaited with
-//! tokio (never blocking the loop); at `timeout` the whole group gets SIGKILL and the
-//! run counts as a failure. Scripts that would run as root are refused when they, or
+//! Each run is a child process in its own process group, spawned on the blocking
+//! pool and awaited with tokio (never blocking the loop); at `timeout` the whole
+//! group gets SIGKILL at once (keepalived sends SIGTERM first; a health check needs
+//! no grace period) and the run counts as a failure. Runs start every `interval`
+//! from the first one at spawn; a run that overruns delays the next. Scripts that would run as root are refused when they, or
 //! any directory above them, could be changed by a non-root user (keepalived's
 //! `enable_script_security`, always on here).
 
@@ -205,6 +207,13 @@ pub struct Prepared {
 /// `user` account, and the security rule when the daemon is root and the program
 /// would run as root. Used at start (before every run) and by `vrrp-ha check`.
 pub fn prepare(argv: &[String], user: Option<&str>) -> Result<Prepared, SecurityError> {
+    let run_as = user.map(RunAs::lookup).transpose()?;
+    prepare_as(argv, run_as)
+}
+
+/// [`prepare`] with the identity already resolved (runners look the user up once,
+/// not before every run: a slow directory service must not stall the loop).
+pub fn prepare_as(argv: &[String], run_as: Option<RunAs>) -> Result<Prepared, SecurityError> {
     let argv0 = argv.first().ok_or(SecurityError::EmptyArgv)?;
     let program = resolve_program(argv0)?;
     let meta = std::fs::metadata(&program).map_err(|source| SecurityError::Access {
@@ -214,7 +223,6 @@ pub fn prepare(argv: &[String], user: Option<&str>) -> Result<Prepared, Security
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(SecurityError::NotExecutable(program));
     }
-    let run_as = user.map(RunAs::lookup).transpose()?;
     let runs_as_root = run_as
         .as_ref()
         .map_or(Uid::effective().is_root(), |r| r.uid.is_root());
@@ -302,9 +310,12 @@ pub async fn run_once(prepared: &Prepared, timeout: Duration) -> Outcome {
             });
         }
     }
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) => return Outcome::Error(e),
+    // fork+exec (and the wait for exec to succeed) happen on the blocking pool,
+    // never on the event loop thread.
+    let mut child = match tokio::task::spawn_blocking(move || cmd.spawn()).await {
+        Ok(Ok(child)) => child,
+        Ok(Err(e)) => return Outcome::Error(e),
+        Err(e) => return Outcome::Error(std::io::Error::other(e)),
     };
     let mut group = GroupGuard(
         child
@@ -329,6 +340,20 @@ pub async fn run_once(prepared: &Prepared, timeout: Duration) -> Outcome {
             let _ = child.wait().await;
             Outcome::TimedOut
         }
+    }
+}
+
+/// Runs a check that touches the file system or the account database (either may
+/// be slow: NFS, LDAP) on the blocking pool.
+async fn off_loop<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SecurityError> + Send + 'static,
+) -> Result<T, SecurityError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) => Err(SecurityError::Access {
+            path: PathBuf::new(),
+            source: std::io::Error::other(e),
+        }),
     }
 }
 
@@ -363,6 +388,15 @@ impl Hysteresis {
             fall: fall.max(1),
             state: ScriptState::Init,
             streak: 0,
+        }
+    }
+
+    /// A counter that starts in `state` (a reloaded script keeps its last result
+    /// instead of dropping back to Init, which would flap the priority).
+    pub fn with_state(rise: u32, fall: u32, state: ScriptState) -> Self {
+        Hysteresis {
+            state,
+            ..Hysteresis::new(rise, fall)
         }
     }
 
@@ -402,10 +436,15 @@ impl Hysteresis {
 }
 
 /// Runs `script` every `interval` (first run at once) until the task is dropped,
-/// calling `on_change` with each state change. The program is re-checked before
-/// every run, so a script that becomes unsafe or disappears counts as failing.
-pub async fn run_forever(script: Script, mut on_change: impl FnMut(ScriptState, &str)) {
-    let mut hysteresis = Hysteresis::new(script.rise, script.fall);
+/// starting from `initial` and calling `on_change` with each state change. The
+/// program is re-checked before every run, so a script that becomes unsafe or
+/// disappears counts as failing.
+pub async fn run_forever(
+    script: Script,
+    initial: ScriptState,
+    mut on_change: impl FnMut(ScriptState, &str),
+) {
+    let mut hysteresis = Hysteresis::with_state(script.rise, script.fall, initial);
     let interval = if script.interval.is_zero() {
         Duration::from_secs(1)
     } else {
@@ -421,9 +460,31 @@ pub async fn run_forever(script: Script, mut on_change: impl FnMut(ScriptState, 
     // burst of catch-up runs (keepalived skips a run while one is in progress).
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_error: Option<String> = None;
+    let mut identity: Option<Option<RunAs>> = None;
     loop {
         ticker.tick().await;
-        let (ok, detail) = match check_script(&script) {
+        if identity.is_none() {
+            // Looked up until it resolves once, then kept for this definition.
+            let user = script.user.clone();
+            let looked_up = off_loop(move || user.as_deref().map(RunAs::lookup).transpose()).await;
+            match looked_up {
+                Ok(run_as) => identity = Some(run_as),
+                Err(e) => {
+                    let msg = e.to_string();
+                    if last_error.as_deref() != Some(msg.as_str()) {
+                        tracing::error!(script = %script.name, "script refused: {msg}");
+                    }
+                    last_error = Some(msg.clone());
+                    if let Some(state) = hysteresis.record(false) {
+                        on_change(state, &format!("refused: {msg}"));
+                    }
+                    continue;
+                }
+            }
+        }
+        let run_as = identity.clone().flatten();
+        let exec = script.exec.clone();
+        let (ok, detail) = match off_loop(move || prepare_as(&exec, run_as)).await {
             Ok(prepared) => {
                 last_error = None;
                 let outcome = run_once(&prepared, timeout).await;
@@ -505,6 +566,15 @@ mod tests {
                 Some(ScriptState::Bad)
             ]
         );
+    }
+
+    #[test]
+    fn with_state_keeps_counting_from_there() {
+        let mut h = Hysteresis::with_state(1, 2, ScriptState::Bad);
+        assert_eq!(h.record(false), None);
+        assert_eq!(h.record(true), Some(ScriptState::Good));
+        assert_eq!(h.record(false), None);
+        assert_eq!(h.record(false), Some(ScriptState::Bad));
     }
 
     #[test]
