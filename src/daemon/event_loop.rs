@@ -26,7 +26,7 @@ use crate::net::netlink::{self, NetEvent, Netlink};
 use crate::net::socket::{Family, Received, VrrpSocket};
 use crate::net::{vmac, NetError};
 use crate::sdnotify::{self, Notifier};
-use crate::track::{SecurityError, TrackSpec, TrackUpdate, Tracker};
+use crate::track::{SecurityError, TrackUpdate, Tracker};
 
 /// How often a repeated warning of one kind is logged at most.
 const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -186,15 +186,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             _ = sighup.recv() => reload = true,
         }
         if reload {
-            if let Some(new_tracking) = d.reload(&tracker).await {
-                // Only a changed tracking setup restarts the tracker: a restart forgets
-                // script results, which would move priorities until the scripts re-run.
-                let (t, rx) = Tracker::spawn(&new_tracking);
-                tracker = t;
-                track_rx = rx;
-                d.seed_tracker(&tracker, &new_tracking).await;
-                d.apply_initial_tracking(&tracker).await;
-            }
+            d.reload(&mut tracker).await;
         }
     }
 
@@ -442,14 +434,6 @@ impl Daemon {
         self.write_status();
     }
 
-    /// Feed every instance its current tracking aggregate (after a tracker restart).
-    async fn apply_initial_tracking(&mut self, tracker: &Tracker) {
-        for i in 0..self.routers.len() {
-            let (delta, fault) = tracker.initial(&self.routers[i].cfg.name);
-            self.feed(i, Event::Track { delta, fault }).await;
-        }
-    }
-
     async fn start_one(&mut self, i: usize, tracker: &Tracker) {
         {
             let r = &self.routers[i];
@@ -480,21 +464,19 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP: re-read the config; keep the old one if it is invalid. Returns the new
-    /// config when its tracking setup changed (the caller restarts the tracker).
-    async fn reload(&mut self, tracker: &Tracker) -> Option<Config> {
+    /// SIGHUP: re-read the config; keep the old one if it is invalid.
+    async fn reload(&mut self, tracker: &mut Tracker) {
         info!(config = %self.config_path.display(), "SIGHUP: reloading configuration");
         if let Err(e) = self.notifier.reloading() {
             warn!("sd_notify RELOADING: {e}");
         }
-        let result = self.reload_inner(tracker).await;
+        self.reload_inner(tracker).await;
         if let Err(e) = self.notifier.ready_with_status(&self.summary()) {
             warn!("sd_notify READY: {e}");
         }
-        result
     }
 
-    async fn reload_inner(&mut self, tracker: &Tracker) -> Option<Config> {
+    async fn reload_inner(&mut self, tracker: &mut Tracker) {
         let new = match crate::config::load(&self.config_path) {
             Ok(c) => c,
             Err(crate::config::LoadError::Invalid(e)) => {
@@ -502,13 +484,16 @@ impl Daemon {
                     "new configuration is invalid; keeping the running one:\n{}",
                     e.render()
                 );
-                return None;
+                return;
             }
             Err(e) => {
                 warn!("cannot reload, keeping the running configuration: {e}");
-                return None;
+                return;
             }
         };
+        // Script results, file values and link states carry over: no priority flap.
+        tracker.reload(&new);
+        self.seed_tracker(tracker, &new).await;
         let plan = super::reload::plan(&self.config.instances, &new.instances);
         // Stop removed instances first so that a re-created one can take over its VIPs.
         let mut stop = plan.stop.clone();
@@ -563,9 +548,7 @@ impl Daemon {
             }
         }
         self.write_status();
-        let tracking_changed = TrackSpec::from_config(&self.config) != TrackSpec::from_config(&new);
         self.config = new;
-        tracking_changed.then(|| self.config.clone())
     }
 
     async fn shutdown(&mut self) {
@@ -980,18 +963,13 @@ impl Daemon {
 
     /// One line for systemd's STATUS=: "VI_1 MASTER prio 100, VI_2 BACKUP prio 90".
     fn summary(&self) -> String {
-        self.routers
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} {} prio {}",
-                    r.cfg.name,
-                    r.core.state(),
-                    r.core.effective_priority()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        sdnotify::summary(self.routers.iter().map(|r| {
+            (
+                r.cfg.name.as_str(),
+                r.core.state().as_str(),
+                r.core.effective_priority(),
+            )
+        }))
     }
 
     fn write_status(&self) {
