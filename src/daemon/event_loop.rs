@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 mod actions;
 mod instances;
 mod reconfigure;
+mod sync;
 
 use super::setup::{params_for, GARP_SECOND_BURST};
 use super::status::{self, InstanceStatus};
@@ -113,6 +114,10 @@ struct Router {
     mismatch_log: RateLimit,
     send_log: RateLimit,
     rx_errors: HashMap<&'static str, u64>,
+    /// Last tracking aggregate (delta, fault) from the tracker.
+    track: (i32, bool),
+    /// Put in Fault because another member of its sync group has a fault of its own.
+    group_fault: bool,
 }
 
 struct Daemon {
@@ -130,6 +135,7 @@ struct Daemon {
     l2_log: RateLimit,
     hooks: Runner,
     notifier: Notifier,
+    groups: Vec<sync::Group>,
     config_path: PathBuf,
     config: Config,
     by_iface: HashMap<(String, Family), usize>,
@@ -192,6 +198,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         if reload {
             d.reload(&mut tracker).await;
         }
+        d.sync_groups().await;
     }
 
     if let Err(e) = d.notifier.stopping() {
@@ -230,6 +237,7 @@ impl Daemon {
         for i in 0..self.routers.len() {
             self.feed(i, Event::Shutdown).await;
         }
+        self.sync_groups().await;
         // `on-stop` actions (e.g. stopping nginx) get a bounded chance to finish.
         if tokio::time::timeout(HOOKS_DRAIN, self.hooks.idle())
             .await
@@ -377,11 +385,13 @@ impl Daemon {
             .filter(|&i| self.routers[i].cfg.name == u.instance)
             .collect();
         for i in targets {
+            self.routers[i].track = (u.delta, u.fault);
+            let fault = u.fault || self.routers[i].group_fault;
             self.feed(
                 i,
                 Event::Track {
                     delta: u.delta,
-                    fault: u.fault,
+                    fault,
                 },
             )
             .await;

@@ -35,6 +35,12 @@ impl Daemon {
             l2_log: RateLimit::default(),
             hooks: Runner::spawn(RunnerOptions::default()),
             notifier: Notifier::from_env(),
+            groups: config
+                .sync_groups
+                .iter()
+                .cloned()
+                .map(sync::Group::new)
+                .collect(),
         };
         match L2Socket::open() {
             Ok(s) => d.l2 = Some(s),
@@ -140,6 +146,8 @@ impl Daemon {
             mismatch_log: RateLimit::default(),
             send_log: RateLimit::default(),
             rx_errors: HashMap::new(),
+            track: (0, false),
+            group_fault: false,
         })
     }
 
@@ -215,6 +223,7 @@ impl Daemon {
         for i in 0..self.routers.len() {
             self.start_one(i, tracker).await;
         }
+        self.sync_groups().await;
         self.write_status();
     }
 
@@ -237,6 +246,8 @@ impl Daemon {
                 }
             }
             let (delta, fault) = tracker.initial(&r.cfg.name);
+            self.routers[i].track = (delta, fault);
+            let r = &self.routers[i];
             let link_down = self.link_up.get(&r.ifindex) == Some(&false);
             if delta != 0 || fault {
                 self.feed(i, Event::Track { delta, fault }).await;

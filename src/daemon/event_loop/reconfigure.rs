@@ -86,6 +86,21 @@ impl Daemon {
                 Err(e) => warn!(vrrp_instance = %cfg.name, "reload: cannot start: {e}"),
             }
         }
+        // Groups keep their reported state by name so that an unchanged group does not
+        // re-run its actions.
+        let old: Vec<sync::Group> = std::mem::take(&mut self.groups);
+        self.groups = new
+            .sync_groups
+            .iter()
+            .cloned()
+            .map(|cfg| {
+                let state = old
+                    .iter()
+                    .find(|g| g.cfg.name == cfg.name)
+                    .map_or("INIT", |g| g.state);
+                sync::Group { cfg, state }
+            })
+            .collect();
         self.write_status();
         self.config = new;
     }
