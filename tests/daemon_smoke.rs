@@ -7,7 +7,7 @@
 //! is kept out, a lowered priority hands the VIP over.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -261,4 +261,55 @@ fn sighup_keeps_invalid_config_out_and_applies_priority() {
     // lb1 advertises 50 at once; lb2 (90, preempt) takes over after Master_Down_Interval.
     let took = wait_for(Duration::from_secs(3), || has_vip(&b) && !has_vip(&a));
     assert!(took.is_some(), "lowered priority did not hand the VIP over");
+}
+
+fn has_addr(ns: &str, addr: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", ns, "-o", "addr", "show"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {addr}/")))
+        .unwrap_or(false)
+}
+
+fn group_config(iface: &str, priority: u8, fault_file: Option<&Path>) -> String {
+    let track = fault_file
+        .map(|p| format!("    track-file \"{}\" weight=0\n", p.display()))
+        .unwrap_or_default();
+    format!(
+        "instance \"VI_1\" {{\n    interface \"{iface}\"\n    vrid 51\n    priority {priority}\n    \
+         advert-interval \"100ms\"\n    virtual-ip \"192.0.2.200/24\"\n}}\n\
+         instance \"VI_2\" {{\n    interface \"{iface}\"\n    vrid 52\n    priority {priority}\n    \
+         advert-interval \"100ms\"\n    virtual-ip \"192.0.2.201/24\"\n{track}}}\n\
+         sync-group \"G1\" {{\n    instances \"VI_1\" \"VI_2\"\n}}\n"
+    )
+}
+
+#[test]
+fn sync_group_member_fault_moves_the_whole_group() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhsgA{pid}"), format!("vhsgB{pid}"));
+    let mut lab = Lab::new("vhsync");
+    setup(&mut lab, &a, &b);
+    let fault = lab.dir.join("fault");
+    fs::write(&fault, "0\n").expect("write track file");
+    lab.start("lb1", &a, &group_config("eth0", 100, Some(&fault)));
+    lab.start("lb2", &b, &group_config("eth0", 90, None));
+    let both = |ns: &str| has_addr(ns, "192.0.2.200") && has_addr(ns, "192.0.2.201");
+    assert!(
+        wait_for(Duration::from_secs(5), || both(&a)).is_some(),
+        "lb1 never became Master of both"
+    );
+
+    // VI_2 alone faults (weight-0 track file); the group takes VI_1 down with it.
+    fs::write(&fault, "1\n").expect("write track file");
+    let moved = wait_for(Duration::from_secs(3), || both(&b) && !has_vip(&a));
+    assert!(moved.is_some(), "the group did not move as one");
+
+    fs::write(&fault, "0\n").expect("write track file");
+    let back = wait_for(Duration::from_secs(3), || both(&a) && !has_vip(&b));
+    assert!(back.is_some(), "the group did not come back");
 }

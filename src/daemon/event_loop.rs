@@ -461,3 +461,32 @@ impl Daemon {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_logs_first_then_counts() {
+        let t0 = TokioInstant::now();
+        let mut rl = RateLimit::default();
+        assert_eq!(rl.allow(t0), Some(0));
+        assert_eq!(rl.allow(t0 + Duration::from_secs(1)), None);
+        assert_eq!(rl.allow(t0 + Duration::from_secs(2)), None);
+        assert_eq!(rl.allow(t0 + LOG_EVERY), Some(2));
+    }
+
+    #[test]
+    fn clock_round_trips() {
+        let c = Clock {
+            origin: TokioInstant::now(),
+        };
+        let at = CoreInstant::from_millis(1234);
+        assert_eq!(c.to_core(c.to_tokio(at)), at);
+        // Before the origin clamps to it rather than wrapping.
+        assert_eq!(
+            c.to_core(c.origin - Duration::from_millis(5)),
+            CoreInstant::ZERO
+        );
+    }
+}
