@@ -405,12 +405,20 @@ impl Instance {
 
     /// Skew_Time for our effective priority and the current Master_Adver_Interval.
     pub fn skew_time(&self) -> Duration {
-        skew_time(self.params.version, self.effective_priority(), self.mai_cs())
+        skew_time(
+            self.params.version,
+            self.effective_priority(),
+            self.mai_cs(),
+        )
     }
 
     /// Master_Down_Interval for our effective priority and the current Master_Adver_Interval.
     pub fn master_down_interval(&self) -> Duration {
-        master_down_interval(self.params.version, self.effective_priority(), self.mai_cs())
+        master_down_interval(
+            self.params.version,
+            self.effective_priority(),
+            self.mai_cs(),
+        )
     }
 
     /// Process one event at `now` (the caller's monotonic clock) and return what to do, in order.
@@ -927,4 +935,780 @@ fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
     b.sort_unstable();
     b.dedup();
     a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100));
+    const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    const LOW: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 5));
+    const HIGH: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 201));
+
+    fn params(version: Version, priority: u8) -> Params {
+        Params {
+            name: "vi".into(),
+            vrid: 51,
+            version,
+            priority,
+            interval_cs: 100,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            accept: false,
+            auth: None,
+            vips: vec![VIP],
+            primary: ME,
+            unicast_peers: vec![],
+            garp_refresh: Duration::ZERO,
+        }
+    }
+
+    fn advert(version: Version, priority: u8) -> Advert {
+        Advert {
+            version,
+            vrid: 51,
+            priority,
+            interval_cs: 100,
+            auth: match version {
+                Version::V2 => Some(Auth::None([0; 8])),
+                Version::V3 => None,
+            },
+            addrs: vec![VIP],
+        }
+    }
+
+    fn ev(src: IpAddr, advert: Advert) -> Event {
+        Event::Advert {
+            src,
+            ttl: 255,
+            checksum: ChecksumForm::Message,
+            advert,
+        }
+    }
+
+    fn ms(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn started(version: Version, priority: u8) -> Instance {
+        let mut i = Instance::new(params(version, priority));
+        i.handle(Event::Startup, ms(0));
+        i
+    }
+
+    fn master(version: Version, priority: u8) -> Instance {
+        let mut i = started(version, priority);
+        if i.state() != State::Master {
+            i.handle(Event::Timer(Timer::MasterDown), ms(5000));
+        }
+        assert_eq!(i.state(), State::Master);
+        i
+    }
+
+    fn has(actions: &[Action], wanted: &Action) -> bool {
+        actions.contains(wanted)
+    }
+
+    fn reason(actions: &[Action]) -> Option<&str> {
+        actions.iter().find_map(|a| match a {
+            Action::Transition { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn skew_and_master_down_interval_v2_and_v3() {
+        // RFC 3768 section 6.1: v2 skew is (256 - 100) / 256 s = 609.375 ms.
+        assert_eq!(
+            skew_time(Version::V2, 100, 300),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            master_down_interval(Version::V2, 100, 100),
+            Duration::from_micros(3_609_375)
+        );
+        // RFC 9568 section 6.1: v3 skew scales with Master_Adver_Interval.
+        assert_eq!(
+            skew_time(Version::V3, 100, 10),
+            Duration::from_nanos(60_937_500)
+        );
+        assert_eq!(
+            master_down_interval(Version::V3, 100, 10).as_micros(),
+            360_937
+        );
+        assert_eq!(
+            skew_time(Version::V3, 255, 100),
+            Duration::from_nanos(3_906_250)
+        );
+    }
+
+    #[test]
+    fn effective_priority_clamps_and_keeps_owner() {
+        assert_eq!(effective_priority(100, 50), 150);
+        assert_eq!(effective_priority(100, 200), 254);
+        assert_eq!(effective_priority(100, -200), 1);
+        assert_eq!(effective_priority(254, 10), 254);
+        assert_eq!(effective_priority(255, -50), 255);
+        assert_eq!(effective_priority(1, i32::MIN), 1);
+        assert_eq!(effective_priority(1, i32::MAX), 254);
+    }
+
+    #[test]
+    fn address_tie_break_is_unsigned_network_order() {
+        let a: IpAddr = "192.0.2.200".parse().unwrap();
+        let b: IpAddr = "192.0.2.20".parse().unwrap();
+        assert!(address_greater(a, b));
+        let c: IpAddr = "2001:db8::ff00".parse().unwrap();
+        let d: IpAddr = "2001:db8::1".parse().unwrap();
+        assert!(address_greater(c, d));
+        assert!(!address_greater(d, c));
+    }
+
+    #[test]
+    fn names_are_stable() {
+        assert_eq!(State::Master.to_string(), "MASTER");
+        assert_eq!(State::Backup.to_string(), "BACKUP");
+        assert_eq!(State::Fault.to_string(), "FAULT");
+        assert_eq!(State::Initialize.to_string(), "INIT");
+        let names: Vec<_> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "bad_ttl",
+                "version_mismatch",
+                "vrid_mismatch",
+                "auth_mismatch",
+                "interval_mismatch",
+                "own_address",
+                "not_a_peer",
+                "no_addresses",
+                "zero_interval"
+            ]
+        );
+    }
+
+    #[test]
+    fn startup_owner_goes_master_directly() {
+        let mut i = Instance::new(params(Version::V3, 255));
+        let a = i.handle(Event::Startup, ms(0));
+        assert_eq!(
+            a,
+            vec![
+                Action::Transition {
+                    from: State::Initialize,
+                    to: State::Master,
+                    reason: "startup as address owner (priority 255)".into()
+                },
+                Action::AddVips,
+                Action::Announce,
+                Action::SendAdvert { priority: 255 },
+                Action::ArmTimer(Timer::Advert, ms(1000)),
+            ]
+        );
+        assert_eq!(i.stats().master, Some(ME));
+    }
+
+    #[test]
+    fn startup_non_owner_goes_backup_with_master_down_interval() {
+        let mut i = Instance::new(params(Version::V3, 100));
+        let a = i.handle(Event::Startup, ms(0));
+        assert_eq!(i.state(), State::Backup);
+        let mdi = Duration::from_millis(3000) + Duration::from_nanos(609_375_000);
+        assert!(has(&a, &Action::ArmTimer(Timer::MasterDown, ms(0) + mdi)));
+        // A second startup is ignored.
+        assert!(i.handle(Event::Startup, ms(1)).is_empty());
+    }
+
+    #[test]
+    fn master_down_expiry_makes_master_with_reason() {
+        let mut i = started(Version::V3, 100);
+        i.handle(ev(HIGH, advert(Version::V3, 200)), ms(1000));
+        let a = i.handle(Event::Timer(Timer::MasterDown), ms(4609));
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(
+            reason(&a),
+            Some("master down timer expired: no advert from 192.0.2.201 for 3609 ms")
+        );
+        assert!(has(&a, &Action::AddVips));
+        assert!(has(&a, &Action::SendAdvert { priority: 100 }));
+        assert!(has(&a, &Action::ArmTimer(Timer::Advert, ms(5609))));
+    }
+
+    #[test]
+    fn stale_timer_is_ignored() {
+        let mut i = started(Version::V3, 100);
+        assert!(i.handle(Event::Timer(Timer::Advert), ms(10)).is_empty());
+        assert_eq!(i.state(), State::Backup);
+    }
+
+    #[test]
+    fn backup_rearms_on_higher_and_learns_v3_interval() {
+        let mut i = started(Version::V3, 100);
+        let mut adv = advert(Version::V3, 200);
+        adv.interval_cs = 50;
+        let a = i.handle(ev(HIGH, adv), ms(100));
+        // MDI = 3 * 500 ms + 156 * 500 / 256 ms = 1804.6875 ms.
+        let want = ms(100) + Duration::from_micros(1_804_687) + Duration::from_nanos(500);
+        assert_eq!(a, vec![Action::ArmTimer(Timer::MasterDown, want)]);
+        assert_eq!(i.master_adver_interval(), Duration::from_millis(500));
+        assert_eq!(i.stats().master, Some(HIGH));
+    }
+
+    #[test]
+    fn backup_v2_does_not_learn_interval() {
+        let mut i = started(Version::V2, 100);
+        i.handle(ev(HIGH, advert(Version::V2, 200)), ms(100));
+        assert_eq!(i.master_adver_interval(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn backup_priority_zero_arms_skew_time() {
+        let mut i = started(Version::V3, 100);
+        i.handle(ev(HIGH, advert(Version::V3, 200)), ms(100));
+        let a = i.handle(ev(HIGH, advert(Version::V3, 0)), ms(200));
+        let want = ms(200) + Duration::from_nanos(609_375_000);
+        assert_eq!(a, vec![Action::ArmTimer(Timer::MasterDown, want)]);
+        let a = i.handle(Event::Timer(Timer::MasterDown), want);
+        assert_eq!(
+            reason(&a),
+            Some("master down timer expired: 192.0.2.201 resigned (priority 0) 609 ms ago")
+        );
+        assert_eq!(i.stats().priority_zero_received, 1);
+    }
+
+    #[test]
+    fn backup_ignores_lower_priority_when_preempting() {
+        let mut i = started(Version::V3, 100);
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(100));
+        assert!(a.is_empty());
+        assert_eq!(i.stats().master, None);
+    }
+
+    #[test]
+    fn backup_without_preempt_accepts_lower_priority() {
+        let mut p = params(Version::V3, 100);
+        p.preempt = false;
+        let mut i = Instance::new(p);
+        i.handle(Event::Startup, ms(0));
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(100));
+        assert_eq!(a.len(), 1);
+        assert!(matches!(a[0], Action::ArmTimer(Timer::MasterDown, _)));
+        assert_eq!(i.stats().master, Some(LOW));
+    }
+
+    #[test]
+    fn owner_always_preempts_even_with_preempt_off() {
+        let mut p = params(Version::V3, 255);
+        p.preempt = false;
+        let mut i = Instance::new(p);
+        i.handle(Event::LinkDown, ms(0));
+        i.handle(Event::Startup, ms(0));
+        assert_eq!(i.state(), State::Fault);
+        let a = i.handle(Event::LinkUp, ms(10));
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(
+            reason(&a),
+            Some("interface up: address owner (priority 255)")
+        );
+    }
+
+    #[test]
+    fn preempt_delay_accepts_lower_master_until_it_elapses() {
+        let mut p = params(Version::V3, 150);
+        p.preempt_delay = Duration::from_secs(5);
+        let mut i = Instance::new(p);
+        i.handle(Event::Startup, ms(0));
+        let a = i.handle(ev(LOW, advert(Version::V3, 100)), ms(1000));
+        assert!(has(&a, &Action::ArmTimer(Timer::PreemptDelay, ms(6000))));
+        assert!(a
+            .iter()
+            .any(|x| matches!(x, Action::ArmTimer(Timer::MasterDown, _))));
+        // Further lower adverts keep the same deadline.
+        let a = i.handle(ev(LOW, advert(Version::V3, 100)), ms(2000));
+        assert!(!a
+            .iter()
+            .any(|x| matches!(x, Action::ArmTimer(Timer::PreemptDelay, _))));
+        let a = i.handle(Event::Timer(Timer::PreemptDelay), ms(6000));
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(
+            reason(&a),
+            Some("preempt delay of 5000 ms elapsed: priority 150 beats 100 from 192.0.2.5")
+        );
+    }
+
+    #[test]
+    fn preempt_delay_reset_by_higher_master() {
+        let mut p = params(Version::V3, 150);
+        p.preempt_delay = Duration::from_secs(5);
+        let mut i = Instance::new(p);
+        i.handle(Event::Startup, ms(0));
+        i.handle(ev(LOW, advert(Version::V3, 100)), ms(1000));
+        let a = i.handle(ev(HIGH, advert(Version::V3, 200)), ms(2000));
+        assert!(has(&a, &Action::CancelTimer(Timer::PreemptDelay)));
+        assert_eq!(i.deadline(Timer::PreemptDelay), None);
+    }
+
+    #[test]
+    fn master_priority_zero_sends_advert_at_once() {
+        let mut i = master(Version::V3, 100);
+        let a = i.handle(ev(LOW, advert(Version::V3, 0)), ms(6000));
+        assert_eq!(
+            a,
+            vec![
+                Action::SendAdvert { priority: 100 },
+                Action::ArmTimer(Timer::Advert, ms(7000))
+            ]
+        );
+    }
+
+    #[test]
+    fn master_yields_to_higher_priority() {
+        let mut i = master(Version::V3, 100);
+        let mut adv = advert(Version::V3, 200);
+        adv.interval_cs = 200;
+        let a = i.handle(ev(LOW, adv), ms(6000));
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(reason(&a), Some("higher priority 200 from 192.0.2.5"));
+        assert!(has(&a, &Action::RemoveVips));
+        assert!(has(&a, &Action::CancelTimer(Timer::Advert)));
+        // MDI learnt from the 2 s interval: 6 s + 156 * 2 s / 256.
+        let want = ms(6000) + Duration::from_millis(6000) + Duration::from_micros(1_218_750);
+        assert!(has(&a, &Action::ArmTimer(Timer::MasterDown, want)));
+        assert_eq!(i.stats().master, Some(LOW));
+    }
+
+    #[test]
+    fn master_equal_priority_higher_address_wins() {
+        let mut i = master(Version::V3, 100);
+        let a = i.handle(ev(HIGH, advert(Version::V3, 100)), ms(6000));
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(
+            reason(&a),
+            Some("equal priority, higher address 192.0.2.201")
+        );
+    }
+
+    #[test]
+    fn master_equal_priority_lower_address_is_discarded() {
+        let mut i = master(Version::V3, 100);
+        let a = i.handle(ev(LOW, advert(Version::V3, 100)), ms(6000));
+        assert_eq!(i.state(), State::Master);
+        assert!(has(&a, &Action::SendAdvert { priority: 100 }));
+    }
+
+    #[test]
+    fn master_lower_priority_sends_advert_and_rate_limited_announce() {
+        let mut i = master(Version::V3, 100);
+        // Became master at 5000 ms with an announce: within one interval no new one.
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(5500));
+        assert_eq!(
+            a,
+            vec![
+                Action::SendAdvert { priority: 100 },
+                Action::ArmTimer(Timer::Advert, ms(6500))
+            ]
+        );
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(6000));
+        assert!(has(&a, &Action::Announce));
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(6999));
+        assert!(!has(&a, &Action::Announce));
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(7000));
+        assert!(has(&a, &Action::Announce));
+    }
+
+    #[test]
+    fn announce_spacing_honours_garp_refresh() {
+        let mut p = params(Version::V3, 255);
+        p.garp_refresh = Duration::from_secs(10);
+        let mut i = Instance::new(p);
+        i.handle(Event::Startup, ms(0));
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(5000));
+        assert!(!has(&a, &Action::Announce));
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(10_000));
+        assert!(has(&a, &Action::Announce));
+    }
+
+    #[test]
+    fn advert_timer_resends_and_rearms() {
+        let mut i = master(Version::V2, 255);
+        let a = i.handle(Event::Timer(Timer::Advert), ms(1000));
+        assert_eq!(
+            a,
+            vec![
+                Action::SendAdvert { priority: 255 },
+                Action::ArmTimer(Timer::Advert, ms(2000))
+            ]
+        );
+    }
+
+    #[test]
+    fn shutdown_master_resigns() {
+        let mut i = master(Version::V3, 100);
+        let a = i.handle(Event::Shutdown, ms(6000));
+        assert_eq!(
+            a,
+            vec![
+                Action::Transition {
+                    from: State::Master,
+                    to: State::Initialize,
+                    reason: "shutdown".into()
+                },
+                Action::SendAdvert { priority: 0 },
+                Action::RemoveVips,
+                Action::CancelTimer(Timer::Advert),
+            ]
+        );
+        assert_eq!(i.stats().priority_zero_sent, 1);
+        assert!(i.handle(Event::Shutdown, ms(6001)).is_empty());
+    }
+
+    #[test]
+    fn shutdown_backup_cancels_timer() {
+        let mut i = started(Version::V3, 100);
+        let a = i.handle(Event::Shutdown, ms(10));
+        assert!(has(&a, &Action::CancelTimer(Timer::MasterDown)));
+        assert!(!has(&a, &Action::SendAdvert { priority: 0 }));
+        assert_eq!(i.state(), State::Initialize);
+    }
+
+    #[test]
+    fn link_down_master_goes_fault_without_advert() {
+        let mut i = master(Version::V3, 100);
+        let a = i.handle(Event::LinkDown, ms(6000));
+        assert_eq!(i.state(), State::Fault);
+        assert_eq!(reason(&a), Some("interface down"));
+        assert!(has(&a, &Action::RemoveVips));
+        assert!(has(&a, &Action::CancelTimer(Timer::Advert)));
+        assert!(!a.iter().any(|x| matches!(x, Action::SendAdvert { .. })));
+        // Adverts in Fault are not acted upon.
+        let a = i.handle(ev(HIGH, advert(Version::V3, 200)), ms(6100));
+        assert!(a.is_empty());
+        let a = i.handle(Event::LinkUp, ms(7000));
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(reason(&a), Some("interface up"));
+    }
+
+    #[test]
+    fn track_fault_master_resigns_with_priority_zero() {
+        let mut i = master(Version::V3, 100);
+        let a = i.handle(
+            Event::Track {
+                delta: 0,
+                fault: true,
+            },
+            ms(6000),
+        );
+        assert_eq!(i.state(), State::Fault);
+        assert_eq!(reason(&a), Some("track weight-0 failing"));
+        assert!(has(&a, &Action::SendAdvert { priority: 0 }));
+        // The link coming up does not clear a track fault.
+        i.handle(Event::LinkUp, ms(6500));
+        assert_eq!(i.state(), State::Fault);
+        let a = i.handle(
+            Event::Track {
+                delta: 0,
+                fault: false,
+            },
+            ms(7000),
+        );
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(reason(&a), Some("track weight-0 recovered"));
+    }
+
+    #[test]
+    fn startup_while_faulty_goes_fault() {
+        let mut i = Instance::new(params(Version::V3, 100));
+        i.handle(
+            Event::Track {
+                delta: 0,
+                fault: true,
+            },
+            ms(0),
+        );
+        let a = i.handle(Event::Startup, ms(0));
+        assert_eq!(i.state(), State::Fault);
+        assert_eq!(reason(&a), Some("startup: track weight-0 failing"));
+    }
+
+    #[test]
+    fn priority_change_while_master_advertises_at_once() {
+        let mut i = master(Version::V3, 100);
+        let a = i.handle(
+            Event::Track {
+                delta: -30,
+                fault: false,
+            },
+            ms(5500),
+        );
+        assert_eq!(i.effective_priority(), 70);
+        assert_eq!(
+            a,
+            vec![
+                Action::SendAdvert { priority: 70 },
+                Action::ArmTimer(Timer::Advert, ms(6500))
+            ]
+        );
+        // Same priority again: nothing to say.
+        assert!(i
+            .handle(
+                Event::Track {
+                    delta: -30,
+                    fault: false
+                },
+                ms(5600)
+            )
+            .is_empty());
+    }
+
+    #[test]
+    fn priority_change_while_backup_decides_at_next_advert() {
+        let mut i = started(Version::V3, 100);
+        i.handle(ev(HIGH, advert(Version::V3, 120)), ms(100));
+        assert!(i
+            .handle(
+                Event::Track {
+                    delta: 50,
+                    fault: false
+                },
+                ms(200)
+            )
+            .is_empty());
+        // Now 150 > 120: the master's advert is ignored and the timer runs out.
+        assert!(i
+            .handle(ev(HIGH, advert(Version::V3, 120)), ms(1100))
+            .is_empty());
+    }
+
+    #[test]
+    fn owner_ignores_weights() {
+        let mut i = master(Version::V3, 255);
+        assert!(i
+            .handle(
+                Event::Track {
+                    delta: -100,
+                    fault: false
+                },
+                ms(10)
+            )
+            .is_empty());
+        assert_eq!(i.effective_priority(), 255);
+    }
+
+    #[test]
+    fn reconfigure_master_priority_and_vips() {
+        let mut i = master(Version::V3, 100);
+        let mut p = params(Version::V3, 120);
+        let a = i.handle(Event::Reconfigure(p.clone()), ms(5500));
+        assert_eq!(
+            a,
+            vec![
+                Action::SendAdvert { priority: 120 },
+                Action::ArmTimer(Timer::Advert, ms(6500))
+            ]
+        );
+        p.vips.push("192.0.2.101".parse().unwrap());
+        let a = i.handle(Event::Reconfigure(p.clone()), ms(5600));
+        assert_eq!(
+            &a[..3],
+            &[Action::RemoveVips, Action::AddVips, Action::Announce]
+        );
+        assert!(i.handle(Event::Reconfigure(p), ms(5700)).is_empty());
+    }
+
+    #[test]
+    fn reconfigure_backup_rearms_when_mdi_changes() {
+        let mut i = started(Version::V2, 100);
+        let mut p = params(Version::V2, 200);
+        p.interval_cs = 200;
+        let a = i.handle(Event::Reconfigure(p), ms(100));
+        let mdi = Duration::from_secs(6) + Duration::from_nanos(56 * 1_000_000_000 / 256);
+        assert_eq!(a, vec![Action::ArmTimer(Timer::MasterDown, ms(100) + mdi)]);
+    }
+
+    fn drop_of(i: &mut Instance, e: Event) -> Vec<Action> {
+        i.handle(e, ms(100))
+    }
+
+    #[test]
+    fn receive_checks_drop_and_count() {
+        let mut i = started(Version::V2, 100);
+        let good = advert(Version::V2, 200);
+        let cases: Vec<(Event, DropReason)> = vec![
+            (
+                Event::Advert {
+                    src: HIGH,
+                    ttl: 254,
+                    checksum: ChecksumForm::Message,
+                    advert: good.clone(),
+                },
+                DropReason::BadTtl,
+            ),
+            (
+                ev(HIGH, advert(Version::V3, 200)),
+                DropReason::VersionMismatch,
+            ),
+            (
+                ev(
+                    HIGH,
+                    Advert {
+                        vrid: 52,
+                        ..good.clone()
+                    },
+                ),
+                DropReason::VridMismatch,
+            ),
+            (
+                ev(
+                    HIGH,
+                    Advert {
+                        auth: Some(Auth::Simple(*b"secret\0\0")),
+                        ..good.clone()
+                    },
+                ),
+                DropReason::AuthMismatch,
+            ),
+            (
+                ev(
+                    HIGH,
+                    Advert {
+                        interval_cs: 200,
+                        ..good.clone()
+                    },
+                ),
+                DropReason::IntervalMismatch,
+            ),
+            (ev(ME, good.clone()), DropReason::OwnAddress),
+            (
+                ev(
+                    HIGH,
+                    Advert {
+                        addrs: vec![],
+                        ..good.clone()
+                    },
+                ),
+                DropReason::NoAddresses,
+            ),
+            (
+                ev(
+                    HIGH,
+                    Advert {
+                        interval_cs: 0,
+                        ..good.clone()
+                    },
+                ),
+                DropReason::ZeroInterval,
+            ),
+        ];
+        let n = cases.len() as u64;
+        for (e, why) in cases {
+            assert_eq!(drop_of(&mut i, e), vec![Action::Drop(why)], "{why}");
+            assert_eq!(i.stats().drops_for(why), 1);
+        }
+        assert_eq!(i.stats().total_drops(), n);
+        assert_eq!(i.stats().adverts_received, n);
+        assert!(i.stats().checksum_forms.is_empty());
+        assert_eq!(i.state(), State::Backup);
+    }
+
+    #[test]
+    fn v2_auth_must_match_configured_password() {
+        let mut p = params(Version::V2, 100);
+        p.auth = Some(*b"pass\0\0\0\0");
+        let mut i = Instance::new(p);
+        i.handle(Event::Startup, ms(0));
+        let wrong = Advert {
+            auth: Some(Auth::Simple(*b"word\0\0\0\0")),
+            ..advert(Version::V2, 200)
+        };
+        assert_eq!(
+            i.handle(ev(HIGH, wrong), ms(1)),
+            vec![Action::Drop(DropReason::AuthMismatch)]
+        );
+        let none = advert(Version::V2, 200);
+        assert_eq!(
+            i.handle(ev(HIGH, none), ms(2)),
+            vec![Action::Drop(DropReason::AuthMismatch)]
+        );
+        let right = Advert {
+            auth: Some(Auth::Simple(*b"pass\0\0\0\0")),
+            ..advert(Version::V2, 200)
+        };
+        let a = i.handle(ev(HIGH, right), ms(3));
+        assert!(matches!(a[..], [Action::ArmTimer(Timer::MasterDown, _)]));
+    }
+
+    #[test]
+    fn unicast_mode_drops_non_peers() {
+        let mut p = params(Version::V3, 100);
+        p.unicast_peers = vec![HIGH];
+        let mut i = Instance::new(p);
+        i.handle(Event::Startup, ms(0));
+        assert_eq!(
+            i.handle(ev(LOW, advert(Version::V3, 200)), ms(1)),
+            vec![Action::Drop(DropReason::NotAPeer)]
+        );
+        assert_eq!(i.handle(ev(HIGH, advert(Version::V3, 200)), ms(1)).len(), 1);
+    }
+
+    #[test]
+    fn address_mismatch_is_reported_but_processed() {
+        let mut i = master(Version::V3, 100);
+        let adv = Advert {
+            addrs: vec!["192.0.2.99".parse().unwrap()],
+            ..advert(Version::V3, 200)
+        };
+        let a = i.handle(ev(HIGH, adv), ms(6000));
+        assert_eq!(a[0], Action::AddressMismatch { src: HIGH });
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(i.stats().address_mismatches, 1);
+        // Order on the wire does not matter.
+        let mut p = params(Version::V3, 100);
+        p.vips = vec![
+            "192.0.2.100".parse().unwrap(),
+            "192.0.2.101".parse().unwrap(),
+        ];
+        let mut j = Instance::new(p.clone());
+        j.handle(Event::Startup, ms(0));
+        let adv = Advert {
+            addrs: p.vips.iter().rev().copied().collect(),
+            ..advert(Version::V3, 200)
+        };
+        assert!(!has(
+            &j.handle(ev(HIGH, adv), ms(1)),
+            &Action::AddressMismatch { src: HIGH }
+        ));
+    }
+
+    #[test]
+    fn checksum_forms_counted_per_peer() {
+        let mut i = started(Version::V3, 100);
+        for form in [
+            ChecksumForm::Message,
+            ChecksumForm::PseudoHeader,
+            ChecksumForm::PseudoHeader,
+        ] {
+            i.handle(
+                Event::Advert {
+                    src: HIGH,
+                    ttl: 255,
+                    checksum: form,
+                    advert: advert(Version::V3, 200),
+                },
+                ms(1),
+            );
+        }
+        assert_eq!(i.stats().checksum_forms.get(&HIGH), Some(&(1, 2)));
+    }
+
+    #[test]
+    fn stats_count_transitions_and_sends() {
+        let mut i = master(Version::V3, 100);
+        i.handle(Event::Timer(Timer::Advert), ms(6000));
+        let s = i.stats();
+        assert_eq!(s.transitions, 2);
+        assert_eq!(s.became_master, 1);
+        assert_eq!(s.adverts_sent, 2);
+    }
 }
