@@ -345,6 +345,8 @@ pub struct Instance {
     /// Master_Adver_Interval (RFC 9568 section 6.1), learned in Backup; v2 uses ours.
     master_adver_interval_cs: u16,
     heard: Option<Heard>,
+    /// The last lower-priority advert ignored in Backup (we are about to preempt it).
+    ignored: Option<Heard>,
     backup_since: Instant,
     last_announce: Option<Instant>,
     preempt_deadline: Option<Instant>,
@@ -365,6 +367,7 @@ impl Instance {
             track_fault: false,
             master_adver_interval_cs: interval,
             heard: None,
+            ignored: None,
             backup_since: Instant::ZERO,
             last_announce: None,
             preempt_deadline: None,
@@ -555,6 +558,7 @@ impl Instance {
 
     fn forget_master(&mut self) {
         self.heard = None;
+        self.ignored = None;
         self.preempt_deadline = None;
         self.stats.master = None;
         self.master_adver_interval_cs = self.params.interval_cs;
@@ -574,6 +578,7 @@ impl Instance {
         let next = now + self.advert_interval();
         self.arm(Timer::Advert, next, out);
         self.heard = None;
+        self.ignored = None;
         self.stats.master = Some(self.params.primary);
     }
 
@@ -591,6 +596,7 @@ impl Instance {
             self.heard = None;
             self.stats.master = None;
         }
+        self.ignored = None;
         let deadline = now + self.master_down_interval();
         self.arm(Timer::MasterDown, deadline, out);
     }
@@ -814,7 +820,13 @@ impl Instance {
         // or since an advert of at least our priority; until it elapses the
         // lower master is accepted as if it were higher, and when it elapses
         // the PreemptDelay timer takes over at once.
+        let lower = Heard {
+            src,
+            priority: advert.priority,
+            at: now,
+        };
         if self.params.preempt_delay.is_zero() {
+            self.ignored = Some(lower);
             return;
         }
         let deadline = match self.preempt_deadline {
@@ -828,6 +840,8 @@ impl Instance {
         };
         if now < deadline {
             self.accept_master(src, advert, now, out);
+        } else {
+            self.ignored = Some(lower);
         }
     }
 
@@ -888,18 +902,26 @@ impl Instance {
             (State::Master, Timer::Advert) => self.send_advert_now(now, out),
             // RFC 3768 / RFC 9568 section 6.4.2: Master_Down_Timer fires.
             (State::Backup, Timer::MasterDown) => {
-                let reason = match self.heard {
-                    Some(h) if h.priority == 0 => format!(
+                let preempting = match (self.ignored, self.heard) {
+                    (Some(l), Some(h)) if l.at < h.at => None,
+                    (l, _) => l,
+                };
+                let reason = match (preempting, self.heard) {
+                    (Some(l), _) => format!(
+                        "master down timer expired: preempting lower priority {} from {}",
+                        l.priority, l.src
+                    ),
+                    (None, Some(h)) if h.priority == 0 => format!(
                         "master down timer expired: {} resigned (priority 0) {} ms ago",
                         h.src,
                         now.saturating_since(h.at).as_millis()
                     ),
-                    Some(h) => format!(
+                    (None, Some(h)) => format!(
                         "master down timer expired: no advert from {} for {} ms",
                         h.src,
                         now.saturating_since(h.at).as_millis()
                     ),
-                    None => format!(
+                    (None, None) => format!(
                         "master down timer expired: no advert for {} ms",
                         now.saturating_since(self.backup_since).as_millis()
                     ),
@@ -1184,6 +1206,11 @@ mod tests {
         let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(100));
         assert!(a.is_empty());
         assert_eq!(i.stats().master, None);
+        let a = i.handle(Event::Timer(Timer::MasterDown), ms(3609));
+        assert_eq!(
+            reason(&a),
+            Some("master down timer expired: preempting lower priority 50 from 192.0.2.5")
+        );
     }
 
     #[test]
