@@ -4,6 +4,40 @@
 //! `Event`, `Action`, `Timer`, `DropReason`, `Instance::new`, `Instance::handle`,
 //! `Instance::state`, `Instance::effective_priority`, `Instance::stats`.
 //! The state machine work may add items; renaming or removing needs a reason.
+//!
+//! Rules are RFC 3768 (VRRPv2) and RFC 9568 (VRRPv3) sections 6 and 7.1; the
+//! comment at each rule names its section. Where the RFCs leave room or
+//! keepalived extends them, this module decides as follows:
+//!
+//! - Actions come in the order the shell must carry them out; a `Transition`
+//!   always comes first, so logs read cause before effect. Entering Master:
+//!   `Transition, [CancelTimer], AddVips, Announce, SendAdvert, ArmTimer(Advert)`.
+//! - Timers: the instance remembers what it armed. A `Timer` event for a timer
+//!   that is not armed (cancelled or re-armed meanwhile) is ignored.
+//! - Effective priority (`effective_priority`): configured + track weights,
+//!   clamped to 1..=254. The address owner (255) ignores weights as keepalived
+//!   does, and always preempts (RFC 9568 section 6.1, Preempt_Mode note).
+//! - Preempt-delay (keepalived's `preempt_delay`): the delay starts at the
+//!   first lower-priority advert seen in Backup (since entering Backup or since
+//!   the last advert of at least our priority); until it elapses that master is
+//!   accepted as if it were higher; when `Timer::PreemptDelay` fires and the
+//!   master is still lower, the Backup takes over at once.
+//! - A Master hearing a lower priority sends an advert at once (RFC 9568
+//!   section 6.4.3) and an `Announce` at most once per
+//!   max(advert interval, `garp_refresh`), to win back hosts and switches after
+//!   a split brain.
+//! - Fault (keepalived's extension): `LinkDown` or a failing weight-0 track.
+//!   No adverts, no VIPs, no timers; a Master leaving for Fault because of a
+//!   track (link still up) first sends priority 0 so that backups take over
+//!   after Skew_Time. Leaving Fault is a fresh election, as after Startup.
+//! - An address-list mismatch is reported (`AddressMismatch`) and processed,
+//!   as RFC 9568 section 7.1 and keepalived do (RFC 3768 would drop it).
+//!   Adverts are validated in every state, but only Backup and Master act on them.
+//! - `Reconfigure` while Master: a changed VIP set emits `RemoveVips` (what the
+//!   shell installed), `AddVips` (the new `params().vips`) and `Announce`; any
+//!   change is advertised at once. While Backup: Master_Down_Timer is re-armed
+//!   if Master_Down_Interval changed. `vrid` and `version` must not change.
+//! - `Timer::GarpRefresh` is never armed by the core (reserved).
 
 use std::collections::BTreeMap;
 use std::fmt;
