@@ -1764,6 +1764,58 @@ mod tests {
     }
 
     #[test]
+    fn reconfigure_preempt_off_cancels_pending_preempt_delay() {
+        let mut p = params(Version::V3, 150);
+        p.preempt_delay = Duration::from_secs(5);
+        let mut i = Instance::new(p.clone());
+        i.handle(Event::Startup, ms(0));
+        i.handle(ev(LOW, advert(Version::V3, 100)), ms(1000));
+        p.preempt = false;
+        let a = i.handle(Event::Reconfigure(p), ms(1500));
+        assert_eq!(a, vec![Action::CancelTimer(Timer::PreemptDelay)]);
+    }
+
+    #[test]
+    fn link_down_backup_cancels_master_down() {
+        let mut i = started(Version::V2, 100);
+        let a = i.handle(Event::LinkDown, ms(10));
+        assert_eq!(
+            a,
+            vec![
+                Action::Transition {
+                    from: State::Backup,
+                    to: State::Fault,
+                    reason: "interface down".into()
+                },
+                Action::CancelTimer(Timer::MasterDown)
+            ]
+        );
+        assert_eq!(i.deadline(Timer::MasterDown), None);
+    }
+
+    #[test]
+    fn events_before_startup_are_only_recorded() {
+        let mut i = Instance::new(params(Version::V3, 100));
+        assert!(i
+            .handle(
+                Event::Track {
+                    delta: 20,
+                    fault: false
+                },
+                ms(0)
+            )
+            .is_empty());
+        assert!(i.handle(Event::LinkUp, ms(0)).is_empty());
+        assert!(i.handle(Event::Timer(Timer::MasterDown), ms(0)).is_empty());
+        assert_eq!(i.state(), State::Initialize);
+        assert_eq!(i.effective_priority(), 120);
+        let a = i.handle(Event::Startup, ms(0));
+        // Skew uses the effective priority: (256 - 120) / 256 s.
+        let mdi = Duration::from_secs(3) + Duration::from_nanos(136 * 1_000_000_000 / 256);
+        assert!(has(&a, &Action::ArmTimer(Timer::MasterDown, ms(0) + mdi)));
+    }
+
+    #[test]
     fn stats_count_transitions_and_sends() {
         let mut i = master(Version::V3, 100);
         i.handle(Event::Timer(Timer::Advert), ms(6000));
