@@ -137,6 +137,26 @@ pub enum Event {
     },
     /// New parameters from a config reload (same interface, vrid and version).
     Reconfigure(Params),
+    /// A sync-group command (keepalived's `vrrp_sync_group`): move with the other members.
+    Sync {
+        /// What the group asks of this member.
+        command: SyncCommand,
+        /// Why, for the transition reason.
+        reason: String,
+    },
+}
+
+/// What a sync group asks of one member (see [`crate::core::sync_group`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SyncCommand {
+    /// Another member became Master: a Backup follows at once.
+    Master,
+    /// Another member left Master for Backup: a Master follows.
+    Backup,
+    /// Another member is in Fault: follow it into Fault and stay there.
+    Fault,
+    /// No member is in Fault by its own cause any more: leave a group-caused Fault.
+    Recover,
 }
 
 /// Why a received advert was dropped (RFC 3768 / RFC 9568 section 7.1).
@@ -376,6 +396,8 @@ pub struct Instance {
     link_up: bool,
     track_delta: i32,
     track_fault: bool,
+    /// Held in Fault by the sync group (another member's fault).
+    sync_fault: bool,
     /// Master_Adver_Interval (RFC 9568 section 6.1), learned in Backup; v2 uses ours.
     master_adver_interval_cs: u16,
     heard: Option<Heard>,
@@ -399,6 +421,7 @@ impl Instance {
             link_up: true,
             track_delta: 0,
             track_fault: false,
+            sync_fault: false,
             master_adver_interval_cs: interval,
             heard: None,
             ignored: None,
@@ -473,7 +496,8 @@ impl Instance {
             Event::Timer(timer) => self.on_timer(timer, now, &mut out),
             Event::LinkUp => {
                 self.link_up = true;
-                if self.running && self.state == State::Fault && !self.track_fault {
+                if self.running && self.state == State::Fault && !self.track_fault && !self.sync_fault
+                {
                     self.leave_fault("interface up", now, &mut out);
                 }
             }
@@ -485,6 +509,7 @@ impl Instance {
             }
             Event::Track { delta, fault } => self.on_track(delta, fault, now, &mut out),
             Event::Reconfigure(params) => self.on_reconfigure(params, now, &mut out),
+            Event::Sync { command, reason } => self.on_sync(command, &reason, now, &mut out),
         }
         for action in &out {
             match action {
@@ -670,13 +695,46 @@ impl Instance {
         }
         if fault && !was_fault && self.state != State::Fault {
             self.enter_fault("track weight-0 failing", self.link_up, out);
-        } else if !fault && was_fault && self.state == State::Fault && self.link_up {
+        } else if !fault
+            && was_fault
+            && self.state == State::Fault
+            && self.link_up
+            && !self.sync_fault
+        {
             self.leave_fault("track weight-0 recovered", now, out);
         } else if self.state == State::Master && self.effective_priority() != old_priority {
             // Tell the backups at once so that a preempting backup need not wait
             // for the next periodic advert; in Backup the new priority takes
             // effect at the next advert received (RFC 9568 section 6.4.2).
             self.send_advert_now(now, out);
+        }
+    }
+
+    /// keepalived's vrrp_sync_group: members move together. Commands only
+    /// apply to a running member in the matching state, so a late command
+    /// (the member moved on its own meanwhile) is a no-op.
+    fn on_sync(&mut self, command: SyncCommand, reason: &str, now: Instant, out: &mut Vec<Action>) {
+        match command {
+            SyncCommand::Master if self.running && self.state == State::Backup => {
+                self.become_master(reason.into(), now, out);
+            }
+            SyncCommand::Backup if self.running && self.state == State::Master => {
+                self.become_backup(reason.into(), now, out);
+            }
+            SyncCommand::Fault => {
+                self.sync_fault = true;
+                if self.running && matches!(self.state, State::Backup | State::Master) {
+                    self.enter_fault(reason, self.link_up, out);
+                }
+            }
+            SyncCommand::Recover => {
+                self.sync_fault = false;
+                if self.running && self.state == State::Fault && self.link_up && !self.track_fault
+                {
+                    self.leave_fault(reason, now, out);
+                }
+            }
+            _ => {}
         }
     }
 
