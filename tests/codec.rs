@@ -160,6 +160,19 @@ fn decode_accepts_count_zero_and_interval_zero() {
     assert_eq!(a.interval_cs, 0);
 }
 
+#[test]
+fn checksum_ffff_is_the_other_zero() {
+    // Found by the fuzzer: a sender may put 0xffff where we compute 0x0000;
+    // both are zero in one's complement (RFC 1071), so both must decode.
+    let theirs = hex("210000050001ffffffff0000e5ffffffffff05050505fff9e5ffff05ffffff05050505e5");
+    let (a, form) = decode(&theirs, SRC4, MC4).unwrap();
+    assert_eq!(form, ChecksumForm::Message);
+    let ours = encode(&a, SRC4, MC4, ChecksumMode::Message).unwrap();
+    assert_eq!(&ours[6..8], &[0, 0]);
+    assert_eq!(&ours[8..], &theirs[8..]);
+    assert_eq!(decode(&ours, SRC4, MC4).unwrap().0, a);
+}
+
 // ------------------------------------------------------------ decode errors
 
 #[test]
