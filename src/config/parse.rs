@@ -161,6 +161,9 @@ enum Children {
     Required,
 }
 
+/// A parsed sync group, the span of its name, and its members with their spans.
+type GroupDraft = (SyncGroup, Sp, Vec<(String, Sp)>);
+
 /// An instance while being parsed, with the spans the cross-checks point at.
 struct InstanceDraft {
     name: String,
@@ -223,7 +226,7 @@ impl Cx {
         let mut seen = Seen::default();
         let mut instances: Vec<(InstanceDraft, Sp)> = Vec::new();
         let mut scripts: Vec<(Script, Sp)> = Vec::new();
-        let mut groups: Vec<(SyncGroup, Sp, Vec<(String, Sp)>)> = Vec::new();
+        let mut groups: Vec<GroupDraft> = Vec::new();
         for node in doc.nodes() {
             match node.name().value() {
                 "router-id" => {
@@ -280,7 +283,7 @@ impl Cx {
         &mut self,
         instances: &[(InstanceDraft, Sp)],
         scripts: &[(Script, Sp)],
-        groups: &[(SyncGroup, Sp, Vec<(String, Sp)>)],
+        groups: &[GroupDraft],
     ) {
         self.unique_names(
             "instance",
@@ -1480,7 +1483,7 @@ impl Cx {
         ))
     }
 
-    fn sync_group(&mut self, node: &KdlNode) -> Option<(SyncGroup, Sp, Vec<(String, Sp)>)> {
+    fn sync_group(&mut self, node: &KdlNode) -> Option<GroupDraft> {
         let (args, _) = self.entries(node, &[], Children::Required);
         let named = self.block_name(node, &args);
         let (name, name_span) = named
