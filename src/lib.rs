@@ -2,10 +2,14 @@
 //! services highly available behind virtual IPs.
 //!
 //! Data flows one way: [`config`] -> instances -> [`core`] -> actions -> effects
-//! ([`net`], [`daemon`]). The [`core`] is pure: no sockets, no clock, no tokio.
+//! ([`net`], [`hooks`], [`daemon`]). The [`core`] is pure: no sockets, no clock, no tokio.
 
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod hooks;
+pub mod logging;
 pub mod net;
+pub mod sdnotify;
+pub mod track;

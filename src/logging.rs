@@ -1,0 +1,1 @@
+//! Logging: the journal with structured VRRP_* fields when it is there, stderr otherwise.

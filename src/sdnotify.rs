@@ -1,0 +1,1 @@
+//! The sd_notify protocol: READY, STATUS, WATCHDOG, RELOADING, STOPPING.

@@ -1,0 +1,1 @@
+//! Tracking: scripts, interfaces and files that move an instance's effective priority.
