@@ -7,6 +7,8 @@
 # tests/vectors/README. Needs root, keepalived, tcpdump and tshark.
 #
 # Usage: scripts/capture-vectors.sh [OUTDIR]   (default: tests/vectors)
+# Env: CAPTURE_COUNT adverts per case (3), CAPTURE_DEADLINE seconds per case
+# (30), KEEP_WORK=1 keeps the pcaps and keepalived logs for inspection.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,7 +38,11 @@ cleanup() {
     done
     ip netns del "$nsa" 2>/dev/null || true
     ip netns del "$nsb" 2>/dev/null || true
-    [ -n "${KEEP_WORK:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
+    if [ -n "${KEEP_WORK:-}" ]; then
+        echo "capture-vectors: kept $work" >&2
+    else
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -48,7 +54,8 @@ ip -n "$nsa" link add "$vetha" type veth peer name "$vethb" netns "$nsb"
 ip -n "$nsa" link set "$vetha" address 02:00:5e:00:00:a1
 ip -n "$nsb" link set "$vethb" address 02:00:5e:00:00:b1
 for pair in "$nsa $vetha 1" "$nsb $vethb 2"; do
-    set -- $pair
+    read -r ns link host <<<"$pair"
+    set -- "$ns" "$link" "$host"
     # DAD would hold the IPv6 addresses tentative for a second or more.
     ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.accept_dad=0"
     ip -n "$1" addr add "192.0.2.$3/24" dev "$2"

@@ -100,6 +100,8 @@ pub fn format_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
     if nanos == 0 {
         "0s".to_string()
+    } else if nanos % 3_600_000_000_000 == 0 {
+        format!("{}h", nanos / 3_600_000_000_000)
     } else if nanos % 60_000_000_000 == 0 && nanos >= 60_000_000_000 {
         format!("{}m", nanos / 60_000_000_000)
     } else if nanos % 1_000_000_000 == 0 {
@@ -161,7 +163,7 @@ mod tests {
 
     #[test]
     fn formats_round_trip() {
-        for text in ["10ms", "1s", "1.5s", "2m", "0s", "40.95s"] {
+        for text in ["10ms", "1s", "1.5s", "2m", "0s", "40.95s", "1h", "90m"] {
             let d = parse_duration(text).unwrap();
             assert_eq!(format_duration(d), text);
             assert_eq!(parse_duration(&format_duration(d)), Ok(d));

@@ -39,24 +39,40 @@ pub fn parse_str(source: &str, file_name: &str) -> Result<Config, ConfigError> {
             let problems = err
                 .diagnostics
                 .into_iter()
-                .map(|d| Problem {
-                    kind: K::Syntax,
-                    message: d.message.unwrap_or_else(|| "invalid KDL syntax".to_string()),
-                    labels: vec![(d.span, d.label.unwrap_or_else(|| "here".to_string()))],
-                    help: Some(d.help.unwrap_or_else(|| {
-                        "the file must be KDL 2.0 (https://kdl.dev): strings in quotes, booleans as #true/#false".to_string()
-                    })),
-                })
+                .map(|d| syntax_problem(source, d))
                 .collect();
             return Err(error(file_name, source, problems));
         }
     };
     let mut cx = Cx::default();
-    let config = cx.document(&doc, source);
+    let config = cx.document(&doc);
     if cx.problems.is_empty() {
         Ok(config)
     } else {
         Err(error(file_name, source, cx.problems))
+    }
+}
+
+/// A KDL parse error as a [`Problem`], with a help line for the usual KDL 1 habits.
+fn syntax_problem(source: &str, d: kdl::KdlDiagnostic) -> Problem {
+    let text = source
+        .get(d.span.offset()..d.span.offset() + d.span.len())
+        .unwrap_or("");
+    let help = match text.trim() {
+        "true" | "false" => format!("KDL 2.0 writes booleans with a #: `#{}`", text.trim()),
+        "null" => "KDL 2.0 writes null as `#null`".to_string(),
+        _ => d.help.unwrap_or_else(|| {
+            "the file must be KDL 2.0 (https://kdl.dev): strings in quotes, booleans as #true/#false"
+                .to_string()
+        }),
+    };
+    Problem {
+        kind: K::Syntax,
+        message: d
+            .message
+            .unwrap_or_else(|| "invalid KDL syntax".to_string()),
+        labels: vec![(d.span, d.label.unwrap_or_else(|| "here".to_string()))],
+        help: Some(help),
     }
 }
 
@@ -145,6 +161,9 @@ enum Children {
     Required,
 }
 
+/// A parsed sync group, the span of its name, and its members with their spans.
+type GroupDraft = (SyncGroup, Sp, Vec<(String, Sp)>);
+
 /// An instance while being parsed, with the spans the cross-checks point at.
 struct InstanceDraft {
     name: String,
@@ -182,7 +201,7 @@ impl Cx {
         self.problems.push(p);
     }
 
-    fn document(&mut self, doc: &KdlDocument, source: &str) -> Config {
+    fn document(&mut self, doc: &KdlDocument) -> Config {
         let mut config = Config {
             router_id: None,
             instances: Vec::new(),
@@ -194,8 +213,8 @@ impl Cx {
                 Problem::new(
                     K::Empty,
                     "the configuration is empty",
-                    Sp::new(0.into(), source.len()),
-                    "no nodes here",
+                    Sp::new(0.into(), 0),
+                    "no nodes in this file",
                 )
                 .help(format!(
                     "define at least one instance, {}",
@@ -207,7 +226,7 @@ impl Cx {
         let mut seen = Seen::default();
         let mut instances: Vec<(InstanceDraft, Sp)> = Vec::new();
         let mut scripts: Vec<(Script, Sp)> = Vec::new();
-        let mut groups: Vec<(SyncGroup, Sp, Vec<(String, Sp)>)> = Vec::new();
+        let mut groups: Vec<GroupDraft> = Vec::new();
         for node in doc.nodes() {
             match node.name().value() {
                 "router-id" => {
@@ -264,7 +283,7 @@ impl Cx {
         &mut self,
         instances: &[(InstanceDraft, Sp)],
         scripts: &[(Script, Sp)],
-        groups: &[(SyncGroup, Sp, Vec<(String, Sp)>)],
+        groups: &[GroupDraft],
     ) {
         self.unique_names(
             "instance",
@@ -997,6 +1016,11 @@ impl Cx {
     /// Checks within one instance once all its nodes are read.
     fn check_instance(&mut self, node: &KdlNode, d: &InstanceDraft) {
         let at = d.name_span;
+        let this = if d.name.is_empty() {
+            "this instance".to_string()
+        } else {
+            format!("instance `{}`", d.name)
+        };
         for (present, what) in [
             (
                 d.interface.is_some() || has_child(node, "interface"),
@@ -1012,7 +1036,7 @@ impl Cx {
                 self.report(
                     Problem::new(
                         K::Missing,
-                        format!("instance `{}` has no `{what}`", d.name),
+                        format!("{this} has no `{what}`"),
                         at,
                         format!("`{what}` missing"),
                     )
@@ -1459,7 +1483,7 @@ impl Cx {
         ))
     }
 
-    fn sync_group(&mut self, node: &KdlNode) -> Option<(SyncGroup, Sp, Vec<(String, Sp)>)> {
+    fn sync_group(&mut self, node: &KdlNode) -> Option<GroupDraft> {
         let (args, _) = self.entries(node, &[], Children::Required);
         let named = self.block_name(node, &args);
         let (name, name_span) = named

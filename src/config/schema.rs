@@ -176,15 +176,11 @@ pub(crate) fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
         .or_else(|| {
-            // "prio" for "priority": a prefix of at least 4 characters is a likely abbreviation.
-            (normalized.len() >= 4)
-                .then(|| {
-                    candidates
-                        .iter()
-                        .copied()
-                        .find(|c| c.starts_with(&normalized))
-                })
-                .flatten()
+            // "prio" for "priority", "device" for "dev": one name abbreviates the other.
+            candidates.iter().copied().find(|c| {
+                (normalized.len() >= 4 && c.starts_with(&normalized))
+                    || (c.len() >= 3 && normalized.starts_with(c))
+            })
         })
 }
 
@@ -216,5 +212,6 @@ mod tests {
         assert_eq!(did_you_mean("prio", INSTANCE), Some("priority"));
         assert_eq!(did_you_mean("zzzzzz", INSTANCE), None);
         assert_eq!(did_you_mean("devv", &["dev", "label"]), Some("dev"));
+        assert_eq!(did_you_mean("device", &["dev", "label"]), Some("dev"));
     }
 }

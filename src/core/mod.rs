@@ -5,4 +5,5 @@
 
 pub mod instance;
 pub mod packet;
+pub mod sync_group;
 pub mod time;

@@ -3,6 +3,19 @@
 //! CONTRACT (pinned; the state machine and the I/O shell build on these names):
 //! `Version`, `Auth`, `Advert`, `ChecksumMode`, `ChecksumForm`, `DecodeError`,
 //! `encode`, `decode`. Bodies are owned by the codec work.
+//!
+//! Pure: bytes and addresses in, values out; no sockets, no clock. The shell
+//! strips the IPv4 header (IPv6 raw sockets deliver the payload) and passes
+//! the IP source and destination, which the VRRPv3 pseudo-header checksum
+//! covers. `decode` checks the wire format only (RFC 3768 / RFC 9568 section
+//! 7.1 length, version, type, auth type, checksum); the semantic receive rules
+//! (TTL, VRID, count 0, interval 0, ...) are the instance's. Every error has a
+//! stable `reason()` for drop counters.
+//!
+//! Seen on the wire from keepalived 2.2.7 (tests/vectors/): IPv4 VRRPv3 uses
+//! the IPv4 pseudo-header with the real destination (the peer in unicast),
+//! the v3 interval is in centiseconds (`advert_int 1` -> 100), and messages
+//! carry no bytes beyond what the count implies.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,8 +1,8 @@
 //! The one event loop: sockets, timers, link events and signals in; core events out;
 //! core actions carried out in order.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn};
 
+mod actions;
+mod instances;
+mod reconfigure;
+mod sync;
+
 use super::setup::{params_for, GARP_SECOND_BURST};
 use super::status::{self, InstanceStatus};
 use super::DaemonError;
@@ -19,16 +24,21 @@ use crate::config::{self, Config};
 use crate::core::instance::{Action, Event, Instance, State, Timer};
 use crate::core::packet::{self, Advert, Auth, ChecksumMode, Version};
 use crate::core::time::Instant as CoreInstant;
+use crate::hooks::{self, Runner, RunnerOptions, Scope};
 use crate::net::garp::{build_garp, L2Socket, BROADCAST};
 use crate::net::ndisc::{build_unsolicited_na, ALL_NODES_MAC};
 use crate::net::netlink::{self, NetEvent, Netlink};
 use crate::net::socket::{Family, Received, VrrpSocket};
 use crate::net::{vmac, NetError};
+use crate::sdnotify::{self, Notifier};
+use crate::track::{SecurityError, TrackUpdate, Tracker};
 
 /// How often a repeated warning of one kind is logged at most.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 /// How long to wait at start-up for an IPv6 link-local address to leave DAD.
 const LINK_LOCAL_WAIT: Duration = Duration::from_secs(3);
+/// How long a clean shutdown waits for `on-stop` actions and `notify` scripts.
+const HOOKS_DRAIN: Duration = Duration::from_secs(30);
 
 /// Logs the first occurrence, then at most once per [`LOG_EVERY`] with the count in between.
 #[derive(Debug, Default)]
@@ -93,6 +103,10 @@ struct Router {
     announce_mac: [u8; 6],
     vmac: Option<u32>,
     vips: Vec<Vip>,
+    /// What AddVips actually put on the interfaces (a reload may change `vips` meanwhile).
+    installed: Vec<Vip>,
+    /// The current batch of actions replaces the VIP list (see `feed_at`).
+    replacing_vips: bool,
     timers: BTreeMap<Timer, TokioInstant>,
     /// Daemon-side announce bursts: keepalived's second burst and `garp-refresh`.
     next_burst: Option<TokioInstant>,
@@ -115,10 +129,29 @@ struct Daemon {
     link_up: HashMap<u32, bool>,
     state_file: PathBuf,
     l2_log: RateLimit,
+    hooks: Runner,
+    notifier: Notifier,
+    groups: Vec<sync::Group>,
+    config_path: PathBuf,
+    config: Config,
+    by_iface: HashMap<(String, Family), usize>,
+    pkt_tx: mpsc::Sender<(usize, Received)>,
 }
 
 /// Set up every instance, run until a signal, shut down cleanly.
 pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), DaemonError> {
+    // keepalived's script security: a root script others can change is refused at start.
+    let mut insecure = Vec::new();
+    for (name, e) in crate::track::check_scripts(&config) {
+        if matches!(e, SecurityError::Insecure { .. }) {
+            insecure.push(format!("script {name:?}: {e}"));
+        } else {
+            warn!("script {name:?}: {e}; it counts as failing until fixed");
+        }
+    }
+    if !insecure.is_empty() {
+        return Err(DaemonError::InsecureScripts(insecure.join("; ")));
+    }
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
@@ -128,25 +161,46 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     let nl = Netlink::connect()?;
     let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Received)>(256);
     let mut d = Daemon::build(&config_path, &config, nl, pkt_tx).await?;
-    d.start().await;
+    let (mut tracker, mut track_rx) = Tracker::spawn(&config);
+    d.seed_tracker(&tracker, &config).await;
+    d.start(&tracker).await;
     info!(
         instances = d.routers.len(),
         config = %config_path.display(),
         "vrrp-ha running"
     );
+    if let Err(e) = d.notifier.ready_with_status(&d.summary()) {
+        warn!("sd_notify READY: {e}");
+    }
+    let mut watchdog = sdnotify::watchdog_interval().map(tokio::time::interval);
 
     loop {
         let next = d.next_deadline();
+        let mut reload = false;
         tokio::select! {
             Some((si, pkt)) = pkt_rx.recv() => d.on_packet(si, pkt).await,
-            Some(ev) = link_rx.recv() => d.on_net_event(ev).await,
+            Some(ev) = link_rx.recv() => d.on_net_event(ev, &tracker).await,
+            Some(u) = track_rx.recv() => d.on_track(u).await,
             _ = sleep_until_opt(next) => d.on_deadline().await,
+            _ = tick_opt(&mut watchdog) => {
+                if let Err(e) = d.notifier.watchdog() {
+                    warn!("sd_notify WATCHDOG: {e}");
+                }
+            }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => warn!("SIGHUP: configuration reload is not supported yet; keeping the running configuration"),
+            _ = sighup.recv() => reload = true,
+        }
+        if reload {
+            d.reload(&mut tracker).await;
         }
     }
 
+    if let Err(e) = d.notifier.stopping() {
+        warn!("sd_notify STOPPING: {e}");
+    }
+    // Scripts must not flip priorities while we resign.
+    drop(tracker);
     // A second signal during the clean shutdown means "now".
     tokio::select! {
         _ = d.shutdown() => {}
@@ -157,6 +211,15 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     Ok(())
 }
 
+async fn tick_opt(iv: &mut Option<tokio::time::Interval>) {
+    match iv {
+        Some(iv) => {
+            iv.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep_until_opt(at: Option<TokioInstant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -164,197 +227,17 @@ async fn sleep_until_opt(at: Option<TokioInstant>) {
     }
 }
 
-fn instance_err(cfg: &config::Instance, problem: impl Into<String>) -> DaemonError {
-    DaemonError::Instance {
-        instance: cfg.name.clone(),
-        problem: problem.into(),
-    }
-}
-
 impl Daemon {
-    async fn build(
-        config_path: &Path,
-        config: &Config,
-        nl: Netlink,
-        pkt_tx: mpsc::Sender<(usize, Received)>,
-    ) -> Result<Daemon, DaemonError> {
-        let mut d = Daemon {
-            clock: Clock {
-                origin: TokioInstant::now(),
-            },
-            nl,
-            l2: None,
-            sockets: Vec::new(),
-            demux: Vec::new(),
-            unknown_vrid: Vec::new(),
-            routers: Vec::new(),
-            link_up: HashMap::new(),
-            state_file: status::state_file(config_path),
-            l2_log: RateLimit::default(),
-        };
-        match L2Socket::open() {
-            Ok(s) => d.l2 = Some(s),
-            Err(e) => warn!("gratuitous ARP / NA disabled: {e}"),
-        }
-        let mut by_iface: HashMap<(String, Family), usize> = HashMap::new();
-        for cfg in &config.instances {
-            let router = d.build_router(cfg, &mut by_iface, &pkt_tx).await?;
-            let idx = d.routers.len();
-            d.demux[router.sock].entry(cfg.vrid).or_default().push(idx);
-            d.routers.push(router);
-        }
-        Ok(d)
-    }
-
-    async fn build_router(
-        &mut self,
-        cfg: &config::Instance,
-        by_iface: &mut HashMap<(String, Family), usize>,
-        pkt_tx: &mpsc::Sender<(usize, Received)>,
-    ) -> Result<Router, DaemonError> {
-        let ipv6 = cfg.is_ipv6();
-        let family = if ipv6 { Family::V6 } else { Family::V4 };
-        let link = self.nl.link_by_name(&cfg.interface).await?;
-        self.link_up.insert(link.index, link.up);
-        let vip_addrs: Vec<IpAddr> = cfg.virtual_ips.iter().map(|v| v.addr).collect();
-
-        let primary = match cfg.unicast_source {
-            Some(a) => a,
-            None if ipv6 => IpAddr::V6(self.wait_link_local(cfg, link.index, &vip_addrs).await?),
-            None => match self.nl.primary_v4(link.index, &vip_addrs).await? {
-                Some(a) => IpAddr::V4(a),
-                None => {
-                    return Err(instance_err(
-                        cfg,
-                        format!("interface {} has no IPv4 address to send adverts from (set unicast-source)", cfg.interface),
-                    ))
-                }
-            },
-        };
-
-        let sock = match by_iface.get(&(cfg.interface.clone(), family)) {
-            Some(&i) => i,
-            None => {
-                let s = Arc::new(VrrpSocket::open(family, &cfg.interface, link.index)?);
-                let i = self.sockets.len();
-                self.sockets.push(s.clone());
-                self.demux.push(HashMap::new());
-                self.unknown_vrid.push((0, RateLimit::default()));
-                by_iface.insert((cfg.interface.clone(), family), i);
-                spawn_receiver(i, s, pkt_tx.clone());
-                i
-            }
-        };
-
-        let (announce_ifindex, announce_mac, vmac_index) = if cfg.use_vmac {
-            let v = vmac::create(&self.nl, cfg.vrid, ipv6, link.index).await?;
-            info!(vrrp_instance = %cfg.name, vmac = %v.name, "created vmac interface");
-            (v.index, vmac::virtual_mac(cfg.vrid, ipv6), Some(v.index))
-        } else {
-            let mac = link.mac.ok_or_else(|| {
-                instance_err(
-                    cfg,
-                    format!("interface {} has no Ethernet address", cfg.interface),
-                )
-            })?;
-            (link.index, mac, None)
-        };
-
-        let mut vips = Vec::new();
-        for v in &cfg.virtual_ips {
-            let ifindex = match &v.dev {
-                Some(dev) => self.nl.link_by_name(dev).await?.index,
-                None => announce_ifindex,
-            };
-            vips.push(Vip {
-                ifindex,
-                addr: v.addr,
-                prefix: v.prefix,
-                label: v.label.clone(),
-            });
-        }
-
-        Ok(Router {
-            cfg: cfg.clone(),
-            core: Instance::new(params_for(cfg, primary)),
-            sock,
-            ifindex: link.index,
-            announce_ifindex,
-            announce_mac,
-            vmac: vmac_index,
-            vips,
-            timers: BTreeMap::new(),
-            next_burst: None,
-            drop_log: RateLimit::default(),
-            mismatch_log: RateLimit::default(),
-            send_log: RateLimit::default(),
-            rx_errors: HashMap::new(),
-        })
-    }
-
-    /// The interface's link-local address, waiting briefly for DAD to finish.
-    async fn wait_link_local(
-        &self,
-        cfg: &config::Instance,
-        ifindex: u32,
-        exclude: &[IpAddr],
-    ) -> Result<std::net::Ipv6Addr, DaemonError> {
-        let deadline = TokioInstant::now() + LINK_LOCAL_WAIT;
-        loop {
-            let addrs = self.nl.addresses(ifindex).await?;
-            let ll = addrs.iter().find_map(|a| match a.addr {
-                IpAddr::V6(v6)
-                    if (v6.segments()[0] & 0xffc0) == 0xfe80
-                        && !a.tentative
-                        && !exclude.contains(&a.addr) =>
-                {
-                    Some(v6)
-                }
-                _ => None,
-            });
-            if let Some(ll) = ll {
-                return Ok(ll);
-            }
-            if TokioInstant::now() >= deadline {
-                return Err(DaemonError::Net(NetError::NoAddress {
-                    iface: cfg.interface.clone(),
-                    what: "usable IPv6 link-local address",
-                }));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Remove stale VIPs, tell the cores about down links, start every instance.
-    async fn start(&mut self) {
-        for i in 0..self.routers.len() {
-            let r = &self.routers[i];
-            // A crash leaves the VIPs behind; the owner (255) keeps them as it becomes Master at once.
-            if r.cfg.priority != 255 {
-                for v in &r.vips {
-                    match self.nl.has_address(v.ifindex, v.addr).await {
-                        Ok(true) => {
-                            info!(vrrp_instance = %r.cfg.name, vip = %v.addr, "removing stale VIP left by a previous run");
-                            if let Err(e) = self.nl.del_address(v.ifindex, v.addr, v.prefix).await {
-                                warn!(vrrp_instance = %r.cfg.name, "{e}");
-                            }
-                        }
-                        Ok(false) => {}
-                        Err(e) => warn!(vrrp_instance = %r.cfg.name, "{e}"),
-                    }
-                }
-            }
-            if self.link_up.get(&r.ifindex) == Some(&false) {
-                self.feed(i, Event::LinkDown).await;
-            }
-            self.feed(i, Event::Startup).await;
-        }
-        self.write_status();
-    }
-
     async fn shutdown(&mut self) {
         for i in 0..self.routers.len() {
             self.feed(i, Event::Shutdown).await;
+        }
+        // `on-stop` actions (e.g. stopping nginx) get a bounded chance to finish.
+        if tokio::time::timeout(HOOKS_DRAIN, self.hooks.idle())
+            .await
+            .is_err()
+        {
+            warn!("transition actions still running after {HOOKS_DRAIN:?}; exiting anyway");
         }
         for r in &self.routers {
             if r.vmac.is_some() {
@@ -466,10 +349,64 @@ impl Daemon {
         }
     }
 
-    async fn on_net_event(&mut self, ev: NetEvent) {
+    /// IPv6 instances started without a link-local address take the first usable one.
+    async fn learn_link_local(&mut self, index: u32) {
+        let waiting: Vec<usize> = (0..self.routers.len())
+            .filter(|&i| {
+                let r = &self.routers[i];
+                r.ifindex == index && r.core.params().primary == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            })
+            .collect();
+        for i in waiting {
+            let exclude = self.routers[i].core.params().vips.clone();
+            // The event may announce a still-tentative address; DAD ending sends another.
+            match self.wait_link_local(index, &exclude, Duration::ZERO).await {
+                Ok(Some(ll)) => {
+                    let r = &self.routers[i];
+                    info!(vrrp_instance = %r.cfg.name, address = %ll, "using IPv6 link-local address");
+                    let mut params = r.core.params().clone();
+                    params.primary = IpAddr::V6(ll);
+                    self.feed(i, Event::Reconfigure(params)).await;
+                }
+                Ok(None) => {}
+                Err(e) => warn!(vrrp_instance = %self.routers[i].cfg.name, "{e}"),
+            }
+        }
+    }
+
+    async fn on_track(&mut self, u: TrackUpdate) {
+        let targets: Vec<usize> = (0..self.routers.len())
+            .filter(|&i| self.routers[i].cfg.name == u.instance)
+            .collect();
+        for i in targets {
+            self.feed(
+                i,
+                Event::Track {
+                    delta: u.delta,
+                    fault: u.fault,
+                },
+            )
+            .await;
+        }
+    }
+
+    async fn on_net_event(&mut self, ev: NetEvent, tracker: &Tracker) {
         let (index, up) = match ev {
-            NetEvent::Link(l) => (l.index, l.up),
-            NetEvent::LinkGone { index, .. } => (index, false),
+            NetEvent::Link(l) => {
+                tracker.link_changed(&l.name, l.up);
+                (l.index, l.up)
+            }
+            NetEvent::LinkGone { index, name } => {
+                tracker.link_changed(&name, false);
+                (index, false)
+            }
+            NetEvent::AddrAdded {
+                index,
+                addr: IpAddr::V6(a),
+            } if (a.segments()[0] & 0xffc0) == 0xfe80 => {
+                self.learn_link_local(index).await;
+                return;
+            }
             NetEvent::AddrAdded { .. } | NetEvent::AddrRemoved { .. } => return,
         };
         let Some(prev) = self.link_up.get_mut(&index) else {
@@ -495,205 +432,70 @@ impl Daemon {
         self.feed_at(i, ev, now).await;
     }
 
+    /// Feed `ev` to router `i` at `now`, then whatever sync-group commands its
+    /// transitions cause to the other members (commands cause no further commands).
     async fn feed_at(&mut self, i: usize, ev: Event, now: CoreInstant) {
+        let mut queue = VecDeque::from([(i, ev, false)]);
+        while let Some((i, ev, forced)) = queue.pop_front() {
+            for (to, reason) in self.feed_one(i, ev, now).await {
+                for (j, cmd) in self.group_transition(i, to, forced, &reason) {
+                    queue.push_back((j, cmd, true));
+                }
+            }
+        }
+    }
+
+    /// One event into one core, its actions carried out; returns its transitions.
+    async fn feed_one(&mut self, i: usize, ev: Event, now: CoreInstant) -> Vec<(State, String)> {
         let master_before = self.routers[i].core.stats().master;
         let actions = self.routers[i].core.handle(ev, now);
-        let mut changed = false;
+        // The core replaces the VIP list after a reload as RemoveVips then AddVips; VIPs in
+        // both lists must stay put, or clients see them vanish for a moment.
+        let replace = actions
+            .iter()
+            .position(|a| *a == Action::RemoveVips)
+            .is_some_and(|r| actions[r..].contains(&Action::AddVips));
+        self.routers[i].replacing_vips = replace;
+        let mut transitions = Vec::new();
         for a in actions {
-            changed |= matches!(a, Action::Transition { .. });
+            if let Action::Transition { to, reason, .. } = &a {
+                transitions.push((*to, reason.clone()));
+            }
             self.execute(i, a).await;
         }
-        if changed || self.routers[i].core.stats().master != master_before {
+        self.routers[i].replacing_vips = false;
+        if !transitions.is_empty() || self.routers[i].core.stats().master != master_before {
             self.write_status();
         }
-    }
-
-    async fn execute(&mut self, i: usize, action: Action) {
-        match action {
-            Action::SendAdvert { priority } => self.send_advert(i, priority),
-            Action::AddVips => {
-                let r = &self.routers[i];
-                if let Some(vm) = r.vmac {
-                    if let Err(e) = self.nl.set_link_up(vm, true).await {
-                        warn!(vrrp_instance = %r.cfg.name, "{e}");
-                    }
-                }
-                for v in &r.vips {
-                    if let Err(e) = self
-                        .nl
-                        .add_address(v.ifindex, v.addr, v.prefix, v.label.as_deref())
-                        .await
-                    {
-                        warn!(vrrp_instance = %r.cfg.name, "{e}");
-                    }
-                }
-            }
-            Action::RemoveVips => {
-                let r = &mut self.routers[i];
-                r.next_burst = None;
-                let r = &self.routers[i];
-                for v in &r.vips {
-                    if let Err(e) = self.nl.del_address(v.ifindex, v.addr, v.prefix).await {
-                        warn!(vrrp_instance = %r.cfg.name, "{e}");
-                    }
-                }
-                if let Some(vm) = r.vmac {
-                    if let Err(e) = self.nl.set_link_up(vm, false).await {
-                        warn!(vrrp_instance = %r.cfg.name, "{e}");
-                    }
-                }
-            }
-            Action::Announce => {
-                self.announce(i);
-                let r = &mut self.routers[i];
-                let now = TokioInstant::now();
-                r.next_burst = Some(if r.cfg.garp_refresh.is_zero() {
-                    now + GARP_SECOND_BURST
-                } else {
-                    now + GARP_SECOND_BURST.min(r.cfg.garp_refresh)
-                });
-            }
-            Action::ArmTimer(t, at) => {
-                let at = self.clock.to_tokio(at);
-                self.routers[i].timers.insert(t, at);
-            }
-            Action::CancelTimer(t) => {
-                self.routers[i].timers.remove(&t);
-            }
-            Action::Transition { from, to, reason } => {
-                let r = &mut self.routers[i];
-                if to != State::Master {
-                    r.next_burst = None;
-                }
-                info!(
-                    vrrp_instance = %r.cfg.name,
-                    vrrp_vrid = r.cfg.vrid,
-                    vrrp_state = to.as_str(),
-                    vrrp_prev_state = from.as_str(),
-                    vrrp_priority = r.core.effective_priority(),
-                    vrrp_reason = %reason,
-                    "{} {} -> {}: {}", r.cfg.name, from, to, reason
-                );
-            }
-            Action::Drop(reason) => {
-                let r = &mut self.routers[i];
-                if let Some(suppressed) = r.drop_log.allow(TokioInstant::now()) {
-                    warn!(
-                        vrrp_instance = %r.cfg.name, vrrp_vrid = r.cfg.vrid,
-                        reason = reason.as_str(), total = r.core.stats().drops_for(reason), suppressed,
-                        "dropped advert: {reason}"
-                    );
-                }
-            }
-            Action::AddressMismatch { src } => {
-                let r = &mut self.routers[i];
-                if let Some(suppressed) = r.mismatch_log.allow(TokioInstant::now()) {
-                    warn!(
-                        vrrp_instance = %r.cfg.name, vrrp_vrid = r.cfg.vrid, src = %src, suppressed,
-                        "advert from {src} lists other virtual addresses than ours"
-                    );
-                }
-            }
-        }
-    }
-
-    fn send_advert(&mut self, i: usize, priority: u8) {
-        let r = &mut self.routers[i];
-        let p = r.core.params();
-        let auth = match (p.version, p.auth) {
-            (Version::V2, Some(pw)) => Some(Auth::Simple(pw)),
-            _ => None,
-        };
-        let advert = Advert {
-            version: p.version,
-            vrid: p.vrid,
-            priority,
-            interval_cs: p.interval_cs,
-            auth,
-            addrs: p.vips.clone(),
-        };
-        let mode: ChecksumMode = r.cfg.v3_checksum;
-        let src = p.primary;
-        let sock = &self.sockets[r.sock];
-        let dsts: Vec<IpAddr> = if p.unicast_peers.is_empty() {
-            vec![sock.family().group()]
-        } else {
-            p.unicast_peers.clone()
-        };
-        for dst in dsts {
-            let res = packet::encode(&advert, src, dst, mode)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| sock.send(&bytes, src, dst).map_err(|e| e.to_string()));
-            if let Err(e) = res {
-                if let Some(suppressed) = r.send_log.allow(TokioInstant::now()) {
-                    warn!(vrrp_instance = %r.cfg.name, vrrp_vrid = r.cfg.vrid, dst = %dst, suppressed, "cannot send advert: {e}");
-                }
-            }
-        }
-    }
-
-    /// One burst of `garp-repeat` gratuitous ARPs / unsolicited NAs per VIP, back to back
-    /// (keepalived's default `garp_interval` is 0).
-    fn announce(&mut self, i: usize) {
-        let Some(l2) = &self.l2 else { return };
-        let r = &self.routers[i];
-        for _ in 0..r.cfg.garp_repeat.max(1) {
-            for v in &r.vips {
-                // The VIP's own interface when `dev=` put it elsewhere; the frame still
-                // carries the MAC that owns the VIP there.
-                let (frame, dst) = match v.addr {
-                    IpAddr::V4(a) => (build_garp(r.announce_mac, a), BROADCAST),
-                    IpAddr::V6(a) => (build_unsolicited_na(r.announce_mac, a), ALL_NODES_MAC),
-                };
-                let ifindex = if v.ifindex == r.announce_ifindex {
-                    r.announce_ifindex
-                } else {
-                    v.ifindex
-                };
-                if let Err(e) = l2.send(ifindex, dst, &frame) {
-                    if let Some(suppressed) = self.l2_log.allow(TokioInstant::now()) {
-                        warn!(vrrp_instance = %r.cfg.name, vip = %v.addr, suppressed, "cannot send gratuitous ARP / NA: {e}");
-                    }
-                }
-            }
-        }
-        debug!(vrrp_instance = %r.cfg.name, repeat = r.cfg.garp_repeat, "announced VIPs");
-    }
-
-    fn write_status(&self) {
-        let lines: Vec<InstanceStatus> = self
-            .routers
-            .iter()
-            .map(|r| InstanceStatus {
-                instance: r.cfg.name.clone(),
-                vrid: r.cfg.vrid,
-                state: r.core.state().as_str().to_string(),
-                priority: r.core.effective_priority(),
-                master: r.core.stats().master.map(|a| a.to_string()),
-            })
-            .collect();
-        if let Err(e) = status::write(&self.state_file, &lines) {
-            debug!("cannot write {}: {e}", self.state_file.display());
-        }
+        transitions
     }
 }
 
-/// Read packets off one socket into the loop's channel, forever.
-fn spawn_receiver(index: usize, sock: Arc<VrrpSocket>, tx: mpsc::Sender<(usize, Received)>) {
-    tokio::spawn(async move {
-        loop {
-            match sock.recv().await {
-                Ok(pkt) => {
-                    if tx.send((index, pkt)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    warn!(interface = sock.ifname(), "VRRP socket receive error: {e}");
-                    // A persistent error must not spin the loop.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_logs_first_then_counts() {
+        let t0 = TokioInstant::now();
+        let mut rl = RateLimit::default();
+        assert_eq!(rl.allow(t0), Some(0));
+        assert_eq!(rl.allow(t0 + Duration::from_secs(1)), None);
+        assert_eq!(rl.allow(t0 + Duration::from_secs(2)), None);
+        assert_eq!(rl.allow(t0 + LOG_EVERY), Some(2));
+    }
+
+    #[test]
+    fn clock_round_trips() {
+        let c = Clock {
+            origin: TokioInstant::now(),
+        };
+        let at = CoreInstant::from_millis(1234);
+        assert_eq!(c.to_core(c.to_tokio(at)), at);
+        // Before the origin clamps to it rather than wrapping.
+        assert_eq!(
+            c.to_core(c.origin - Duration::from_millis(5)),
+            CoreInstant::ZERO
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! and actions.
 
 mod event_loop;
+mod reload;
 mod setup;
 pub mod status;
 
@@ -30,21 +31,18 @@ pub enum DaemonError {
         /// What is wrong.
         problem: String,
     },
+    /// A tracked script would run as root but others can change it.
+    #[error("refusing to start: {0}")]
+    InsecureScripts(String),
     /// Signal handlers could not be installed.
     #[error("install signal handler: {0}")]
     Signal(std::io::Error),
 }
 
-/// Set up stderr logging at `level` unless a subscriber is already installed.
-///
-/// Kept apart so that the journald logger can replace it in one place.
+/// Set up logging at `level`: the journal under systemd, stderr otherwise
+/// (see [`crate::logging::init`]); a subscriber already installed is kept.
 pub fn init_logging(level: tracing::Level) {
-    let _already_set = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let _sink = crate::logging::init(level);
 }
 
 /// Run the daemon for `config` (read from `config_path`) until SIGTERM / SIGINT.
