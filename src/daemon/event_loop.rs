@@ -132,6 +132,8 @@ struct Daemon {
     hooks: Runner,
     notifier: Notifier,
     groups: Vec<sync::Group>,
+    /// Shutting down: every instance is being stopped.
+    stopping: bool,
     config_path: PathBuf,
     config: Config,
     by_iface: HashMap<(String, Family), usize>,
@@ -229,6 +231,7 @@ async fn sleep_until_opt(at: Option<TokioInstant>) {
 
 impl Daemon {
     async fn shutdown(&mut self) {
+        self.stopping = true;
         for i in 0..self.routers.len() {
             self.feed(i, Event::Shutdown).await;
         }

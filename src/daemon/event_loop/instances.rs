@@ -35,6 +35,7 @@ impl Daemon {
             l2_log: RateLimit::default(),
             hooks: Runner::spawn(RunnerOptions::default()),
             notifier: Notifier::from_env(),
+            stopping: false,
             groups: config
                 .sync_groups
                 .iter()
