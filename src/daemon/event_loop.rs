@@ -96,6 +96,8 @@ struct Router {
     core: Instance,
     /// Index into `Daemon::sockets`.
     sock: usize,
+    /// Send-only socket on the vmac (IPv4 `use-vmac`): adverts carry the virtual MAC.
+    send_sock: Option<Arc<VrrpSocket>>,
     /// The configured interface (link events, adverts).
     ifindex: u32,
     /// Interface and MAC the gratuitous ARP / NA go out with (the vmac when `use-vmac`).
@@ -134,6 +136,8 @@ struct Daemon {
     groups: Vec<sync::Group>,
     /// Shutting down: every instance is being stopped.
     stopping: bool,
+    /// ARP settings of base interfaces changed for vmacs, restored on exit.
+    arp_saved: HashMap<String, vmac::ArpSettings>,
     config_path: PathBuf,
     config: Config,
     by_iface: HashMap<(String, Family), usize>,
@@ -241,6 +245,11 @@ impl Daemon {
             .is_err()
         {
             warn!("transition actions still running after {HOOKS_DRAIN:?}; exiting anyway");
+        }
+        for (iface, saved) in self.arp_saved.drain() {
+            if let Err(e) = saved.restore() {
+                warn!(interface = %iface, "cannot restore ARP settings: {e}");
+            }
         }
         for r in &self.routers {
             if r.vmac.is_some() {
