@@ -496,7 +496,10 @@ impl Instance {
             Event::Timer(timer) => self.on_timer(timer, now, &mut out),
             Event::LinkUp => {
                 self.link_up = true;
-                if self.running && self.state == State::Fault && !self.track_fault && !self.sync_fault
+                if self.running
+                    && self.state == State::Fault
+                    && !self.track_fault
+                    && !self.sync_fault
                 {
                     self.leave_fault("interface up", now, &mut out);
                 }
@@ -729,8 +732,7 @@ impl Instance {
             }
             SyncCommand::Recover => {
                 self.sync_fault = false;
-                if self.running && self.state == State::Fault && self.link_up && !self.track_fault
-                {
+                if self.running && self.state == State::Fault && self.link_up && !self.track_fault {
                     self.leave_fault(reason, now, out);
                 }
             }
