@@ -6,12 +6,13 @@
 pub mod duration;
 mod error;
 pub mod model;
+mod nesting;
 mod parse;
 mod schema;
 
 use std::path::Path;
 
-pub use error::{ConfigError, LoadError, Problem, ProblemKind, RENDER_WIDTH};
+pub use error::{ConfigError, LoadError, Problem, ProblemKind, MAX_RENDERED, RENDER_WIDTH};
 pub use model::*;
 pub use parse::parse_str;
 
