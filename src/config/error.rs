@@ -129,7 +129,7 @@ pub struct ConfigError {
     file_name: String,
     problems: Vec<Problem>,
     /// "N more errors not shown", when there are more than [`MAX_RENDERED`].
-    overflow: Option<Problem>,
+    overflow: Option<Box<Problem>>,
 }
 
 impl ConfigError {
@@ -138,14 +138,16 @@ impl ConfigError {
         ConfigError {
             source: NamedSource::new(file_name, Arc::new(source.to_string())),
             file_name: file_name.to_string(),
-            overflow: (problems.len() > MAX_RENDERED).then(|| Problem {
-                kind: ProblemKind::Syntax,
-                message: format!(
-                    "... and {} more errors not shown",
-                    problems.len() - MAX_RENDERED
-                ),
-                labels: Vec::new(),
-                help: Some("fix the errors above first".to_string()),
+            overflow: (problems.len() > MAX_RENDERED).then(|| {
+                Box::new(Problem {
+                    kind: ProblemKind::Syntax,
+                    message: format!(
+                        "... and {} more errors not shown",
+                        problems.len() - MAX_RENDERED
+                    ),
+                    labels: Vec::new(),
+                    help: Some("fix the errors above first".to_string()),
+                })
             }),
             problems,
         }
@@ -218,7 +220,7 @@ impl Diagnostic for ConfigError {
             self.problems
                 .iter()
                 .take(MAX_RENDERED)
-                .chain(self.overflow.as_ref())
+                .chain(self.overflow.as_deref())
                 .map(|p| p as &dyn Diagnostic),
         ))
     }
