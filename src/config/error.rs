@@ -163,9 +163,11 @@ impl ConfigError {
         &self.file_name
     }
 
-    /// Renders all problems for a human: colours only when stderr is a terminal.
+    /// Renders all problems for a human: colours only when stderr is a terminal and
+    /// `NO_COLOR` (https://no-color.org) is unset or empty.
     pub fn render(&self) -> String {
-        self.render_with(std::io::stderr().is_terminal())
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        self.render_with(std::io::stderr().is_terminal() && !no_color)
     }
 
     /// Renders all problems without colours (stable output, used by the snapshot tests).
