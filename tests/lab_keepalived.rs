@@ -71,6 +71,9 @@ fn interop(test: &str, mk: fn(Host) -> Vrrp, imp1: Impl, imp2: Impl) {
         who(Lb2)
     );
     assert!(t <= bound, "takeover after {t:?} > {bound:?}");
+    // Sooner than this means the dead master still spoke (a priority-0 advert).
+    let floor = c2.master_down() - c2.advert - Duration::from_millis(10);
+    assert!(t >= floor, "takeover after {t:?}, before {floor:?}");
     lab.http_via(vip, Lb2, t0, bound + Duration::from_secs(1))
         .unwrap_or_else(|| panic!("HTTP via {}", who(Lb2)));
     let d1_dead_log = d1.clone();

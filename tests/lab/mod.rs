@@ -1174,8 +1174,9 @@ fn descendants(root: u32) -> Vec<u32> {
 }
 
 /// Signals `root` and all its descendants, collected before any is signalled. For
-/// SIGKILL everything is stopped first, so that no process sees a relative die and
-/// reacts (keepalived's VRRP child sends a priority-0 advert when its parent goes).
+/// SIGKILL everything is stopped first (and seen stopped), then killed leaves first, so
+/// that no process sees a relative die and reacts: keepalived's VRRP child sends a
+/// priority-0 advert when its parent goes, which would turn a crash into a clean stop.
 fn kill_tree(root: u32, sig: i32) {
     let all = std::iter::once(root)
         .chain(descendants(root))
@@ -1183,16 +1184,33 @@ fn kill_tree(root: u32, sig: i32) {
     if std::env::var_os("VH_LAB_DEBUG").is_some() {
         eprintln!("kill_tree {root} sig {sig}: {all:?}");
     }
-    let send = |s: i32| {
-        for &pid in &all {
+    let send = |s: i32, pids: &mut dyn Iterator<Item = &u32>| {
+        for &pid in pids {
             // SAFETY: kill(2) on PIDs that are this lab's own children or their descendants.
             unsafe {
                 libc::kill(pid as i32, s);
             }
         }
     };
-    if sig == libc::SIGKILL {
-        send(libc::SIGSTOP);
+    if sig != libc::SIGKILL {
+        send(sig, &mut all.iter());
+        return;
     }
-    send(sig);
+    send(libc::SIGSTOP, &mut all.iter());
+    wait_until(Duration::from_millis(500), || {
+        all.iter()
+            .all(|pid| matches!(proc_state(*pid), None | Some('T' | 't' | 'Z' | 'X')))
+    });
+    send(libc::SIGKILL, &mut all.iter().rev());
+}
+
+/// The state letter of a process from /proc, `None` once it is gone.
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
