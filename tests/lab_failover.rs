@@ -459,3 +459,36 @@ fn t6b_restart_cleans_stale_vip() {
         panic!("lb2 lost sole mastership {t:?} after lb1 restarted");
     }
 }
+
+/// Test 6c: restarted with its old config after kill -9, the node first clears the stale
+/// VIP (it starts as backup) and only holds it again once it has won after its
+/// Master_Down_Interval.
+#[test]
+fn t6c_restart_clears_stale_vip_before_winning_again() {
+    let Some((lab, imp)) = setup("t6c") else {
+        return;
+    };
+    let (c1, c2) = (Vrrp::v3(Lb1), Vrrp::v3(Lb2));
+    let (d1, _d2) = lab.converge(imp, &c1, imp, &c2);
+    lab.kill9(&d1);
+    wait_until(Duration::from_secs(2), || lab.has_addr(Lb2, VIP4)).expect("lb2 master");
+    assert!(
+        lab.has_addr(Lb1, VIP4),
+        "kill -9 should leave lb1's VIP behind"
+    );
+    let t0 = Instant::now();
+    lab.start_vrrp(Lb1, imp, &c1);
+    let cleared = wait_until_from(t0, Duration::from_secs(2), || !lab.has_addr(Lb1, VIP4))
+        .unwrap_or_else(|| panic!("restarted lb1 kept the stale VIP"));
+    let won = wait_until_from(t0, c1.master_down() + Duration::from_secs(2), || {
+        lab.is_sole_master(Lb1, VIP4.into())
+    })
+    .unwrap_or_else(|| panic!("restarted lb1 did not win back"));
+    println!("restart: stale VIP cleared after {cleared:?}, lb1 sole master after {won:?}");
+    assert!(
+        won >= c1.master_down() - Duration::from_millis(10),
+        "lb1 won after {won:?}, before its Master_Down_Interval"
+    );
+    lab.http_via(VIP4, Lb1, Instant::now(), Duration::from_secs(1))
+        .expect("HTTP via lb1");
+}

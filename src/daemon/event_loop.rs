@@ -1,7 +1,7 @@
 //! The one event loop: sockets, timers, link events and signals in; core events out;
 //! core actions carried out in order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,10 +114,6 @@ struct Router {
     mismatch_log: RateLimit,
     send_log: RateLimit,
     rx_errors: HashMap<&'static str, u64>,
-    /// Last tracking aggregate (delta, fault) from the tracker.
-    track: (i32, bool),
-    /// Put in Fault because another member of its sync group has a fault of its own.
-    group_fault: bool,
 }
 
 struct Daemon {
@@ -198,7 +194,6 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         if reload {
             d.reload(&mut tracker).await;
         }
-        d.sync_groups().await;
     }
 
     if let Err(e) = d.notifier.stopping() {
@@ -237,7 +232,6 @@ impl Daemon {
         for i in 0..self.routers.len() {
             self.feed(i, Event::Shutdown).await;
         }
-        self.sync_groups().await;
         // `on-stop` actions (e.g. stopping nginx) get a bounded chance to finish.
         if tokio::time::timeout(HOOKS_DRAIN, self.hooks.idle())
             .await
@@ -385,13 +379,11 @@ impl Daemon {
             .filter(|&i| self.routers[i].cfg.name == u.instance)
             .collect();
         for i in targets {
-            self.routers[i].track = (u.delta, u.fault);
-            let fault = u.fault || self.routers[i].group_fault;
             self.feed(
                 i,
                 Event::Track {
                     delta: u.delta,
-                    fault,
+                    fault: u.fault,
                 },
             )
             .await;
@@ -440,7 +432,21 @@ impl Daemon {
         self.feed_at(i, ev, now).await;
     }
 
+    /// Feed `ev` to router `i` at `now`, then whatever sync-group commands its
+    /// transitions cause to the other members (commands cause no further commands).
     async fn feed_at(&mut self, i: usize, ev: Event, now: CoreInstant) {
+        let mut queue = VecDeque::from([(i, ev, false)]);
+        while let Some((i, ev, forced)) = queue.pop_front() {
+            for (to, reason) in self.feed_one(i, ev, now).await {
+                for (j, cmd) in self.group_transition(i, to, forced, &reason) {
+                    queue.push_back((j, cmd, true));
+                }
+            }
+        }
+    }
+
+    /// One event into one core, its actions carried out; returns its transitions.
+    async fn feed_one(&mut self, i: usize, ev: Event, now: CoreInstant) -> Vec<(State, String)> {
         let master_before = self.routers[i].core.stats().master;
         let actions = self.routers[i].core.handle(ev, now);
         // The core replaces the VIP list after a reload as RemoveVips then AddVips; VIPs in
@@ -450,15 +456,18 @@ impl Daemon {
             .position(|a| *a == Action::RemoveVips)
             .is_some_and(|r| actions[r..].contains(&Action::AddVips));
         self.routers[i].replacing_vips = replace;
-        let mut changed = false;
+        let mut transitions = Vec::new();
         for a in actions {
-            changed |= matches!(a, Action::Transition { .. });
+            if let Action::Transition { to, reason, .. } = &a {
+                transitions.push((*to, reason.clone()));
+            }
             self.execute(i, a).await;
         }
         self.routers[i].replacing_vips = false;
-        if changed || self.routers[i].core.stats().master != master_before {
+        if !transitions.is_empty() || self.routers[i].core.stats().master != master_before {
             self.write_status();
         }
+        transitions
     }
 }
 

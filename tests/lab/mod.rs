@@ -410,11 +410,9 @@ pub fn in_netns<T: Send + 'static>(
 }
 
 /// The addresses configured in the current thread's namespace.
-fn local_addrs() -> Vec<IpAddr> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
-    };
-    addrs
+fn local_addrs() -> Result<Vec<IpAddr>, String> {
+    let addrs = nix::ifaddrs::getifaddrs().map_err(|e| format!("getifaddrs: {e}"))?;
+    Ok(addrs
         .filter_map(|a| a.address)
         .filter_map(|a| {
             if let Some(v4) = a.as_sockaddr_in() {
@@ -423,7 +421,7 @@ fn local_addrs() -> Vec<IpAddr> {
                 a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
             }
         })
-        .collect()
+        .collect())
 }
 
 /// What one HTTP request through the lab returned.
@@ -744,7 +742,11 @@ impl Lab {
     /// True when `ip` is configured on any interface in `host`'s namespace.
     pub fn has_addr(&self, host: Host, ip: impl Into<IpAddr>) -> bool {
         let ip = ip.into();
-        in_netns(&self.ns(host), move || local_addrs().contains(&ip)).unwrap_or(false)
+        // A failed query must not read as "no VIP": negative checks rely on this.
+        match in_netns(&self.ns(host), local_addrs) {
+            Ok(Ok(addrs)) => addrs.contains(&ip),
+            Ok(Err(e)) | Err(e) => panic!("address query in {}: {e}", self.ns(host)),
+        }
     }
 
     /// The MAC address of a host's eth0.

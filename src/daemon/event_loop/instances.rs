@@ -146,8 +146,6 @@ impl Daemon {
             mismatch_log: RateLimit::default(),
             send_log: RateLimit::default(),
             rx_errors: HashMap::new(),
-            track: (0, false),
-            group_fault: false,
         })
     }
 
@@ -223,7 +221,6 @@ impl Daemon {
         for i in 0..self.routers.len() {
             self.start_one(i, tracker).await;
         }
-        self.sync_groups().await;
         self.write_status();
     }
 
@@ -246,7 +243,6 @@ impl Daemon {
                 }
             }
             let (delta, fault) = tracker.initial(&r.cfg.name);
-            self.routers[i].track = (delta, fault);
             let r = &self.routers[i];
             let link_down = self.link_up.get(&r.ifindex) == Some(&false);
             if delta != 0 || fault {

@@ -86,19 +86,25 @@ impl Daemon {
                 Err(e) => warn!(vrrp_instance = %cfg.name, "reload: cannot start: {e}"),
             }
         }
-        // Groups keep their reported state by name so that an unchanged group does not
-        // re-run its actions.
-        let old: Vec<sync::Group> = std::mem::take(&mut self.groups);
+        // A group with the same members keeps its coordinator (state, own faults), so that
+        // it does not re-run its actions.
+        let mut old: Vec<sync::Group> = std::mem::take(&mut self.groups);
         self.groups = new
             .sync_groups
             .iter()
             .cloned()
             .map(|cfg| {
-                let state = old
+                match old
                     .iter()
-                    .find(|g| g.cfg.name == cfg.name)
-                    .map_or("INIT", |g| g.state);
-                sync::Group { cfg, state }
+                    .position(|g| g.cfg.instances == cfg.instances && g.cfg.name == cfg.name)
+                {
+                    Some(k) => {
+                        let mut g = old.swap_remove(k);
+                        g.cfg = cfg;
+                        g
+                    }
+                    None => sync::Group::new(cfg),
+                }
             })
             .collect();
         self.write_status();
