@@ -154,11 +154,13 @@ fn o1_tracked_script_fails_over_and_back() {
     let c2 = Vrrp::v3(Lb2);
     let k1 = kdl(&c1, "    track-script \"chk\"", &script);
     let k2 = c2.to_kdl();
+    let (cap, pcap) = capture_now(&lab, Lb2, "ip proto 112 and src host 192.0.2.201");
     let (d1, _d2) = converge(&lab, &k1, &k2, VIP4.into());
 
     // Failing: lb1 advertises 80; lb2 (90, preempt) ignores those adverts and takes over
     // when its Master_Down_Interval since the last priority-100 advert runs out.
     let t0 = Instant::now();
+    let wall0 = epoch_secs();
     fs::write(&flag, "").expect("create flag");
     let upper = interval * fall + c2.master_down() + SLACK;
     // `fall` failing runs take at least (fall - 1) intervals; lb2 heard a priority-100
@@ -192,6 +194,7 @@ fn o1_tracked_script_fails_over_and_back() {
         ..c1.clone()
     };
     let t1 = Instant::now();
+    let wall1 = epoch_secs();
     fs::remove_file(&flag).expect("remove flag");
     let upper = interval * rise + c1_80.master_down() + SLACK;
     let lower = interval * (rise - 1) + c1.master_down() - c2.advert - TICK;
@@ -214,6 +217,77 @@ fn o1_tracked_script_fails_over_and_back() {
     );
     assert!(t <= upper, "preempt after {t:?} > {upper:?}");
     assert!(lab.alive(&d1.proc), "lb1 daemon died");
+
+    // The priority itself moved after exactly fall / rise runs: the tracker's log and,
+    // for the fall, the first priority-80 advert on the wire. A run takes a fork and
+    // exec of /bin/sh on top of the schedule, hence SLACK.
+    stop_capture(&lab, &cap);
+    let changes = log_times(&d1.proc.log, "tracking changed: script chk");
+    let after = |w: f64| changes.iter().copied().find(|&t| t >= w).map(|t| t - w);
+    let (fell, rose) = (after(wall0), after(wall1));
+    let wire = pcap_adverts(&pcap)
+        .into_iter()
+        .find(|&(t, p)| t >= wall0 && p == 80)
+        .map(|(t, _)| t - wall0);
+    println!(
+        "priority change after the flag: fall logged {fell:?} s, on the wire {wire:?} s; rise logged {rose:?} s"
+    );
+    let within = |d: Option<f64>, runs: u32| {
+        d.is_some_and(|d| {
+            let d = Duration::from_secs_f64(d.max(0.0));
+            d + TICK >= interval * (runs - 1) && d <= interval * runs + SLACK
+        })
+    };
+    assert!(
+        within(fell, fall),
+        "fall logged after {fell:?} s, not within {fall} runs"
+    );
+    assert!(
+        within(wire, fall),
+        "priority 80 on the wire after {wire:?} s"
+    );
+    assert!(
+        within(rose, rise),
+        "rise logged after {rose:?} s, not within {rise} runs"
+    );
+}
+
+/// Wall-clock seconds since the epoch, the clock of pcap and log timestamps.
+fn epoch_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Epoch seconds of an RFC 3339 UTC log timestamp such as `2026-11-26T01:58:28.884640Z`.
+fn parse_log_time(ts: &str) -> Option<f64> {
+    let (date, time) = ts.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|v| v.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec = t.next()?.parse::<f64>().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some((days * 86400 + h * 3600 + min * 60) as f64 + sec)
+}
+
+/// Epoch times of the daemon log lines containing `what`.
+fn log_times(log: &Path, what: &str) -> Vec<f64> {
+    read_log(log)
+        .lines()
+        .filter(|l| l.contains(what))
+        .filter_map(|l| parse_log_time(l.split_whitespace().next()?))
+        .collect()
 }
 
 /// A tcpdump in `host`'s namespace in immediate mode: the harness's capture leaves
