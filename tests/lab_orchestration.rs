@@ -225,7 +225,7 @@ fn o1_tracked_script_fails_over_and_back() {
     let changes = log_times(&d1.proc.log, "tracking changed: script chk");
     let after = |w: f64| changes.iter().copied().find(|&t| t >= w).map(|t| t - w);
     let (fell, rose) = (after(wall0), after(wall1));
-    let wire = pcap_adverts(&pcap)
+    let wire = pcap_adverts(&pcap, lab::VRID)
         .into_iter()
         .find(|&(t, p)| t >= wall0 && p == 80)
         .map(|(t, _)| t - wall0);
@@ -371,8 +371,9 @@ fn descendant_cmdlines(root: u32) -> Vec<String> {
     out.into_iter().map(|(_, c)| c).collect()
 }
 
-/// (receive time in seconds, advertised priority) of each VRRP packet in a pcap.
-fn pcap_adverts(pcap: &Path) -> Vec<(f64, u8)> {
+/// (receive time in seconds, advertised priority) of each advert for `vrid` in a pcap.
+fn pcap_adverts(pcap: &Path, vrid: u8) -> Vec<(f64, u8)> {
+    let want = format!("vrid {vrid}");
     let p = pcap.display().to_string();
     let text = lab::run(&["tcpdump", "-r", &p, "-tt", "-nn", "-v"]).unwrap_or_default();
     let mut out = Vec::new();
@@ -384,10 +385,12 @@ fn pcap_adverts(pcap: &Path) -> Vec<(f64, u8)> {
                 .next()
                 .and_then(|t| t.parse::<f64>().ok());
         }
-        let prio = l
-            .split(", ")
+        let fields: Vec<&str> = l.split(", ").collect();
+        let prio = fields
+            .iter()
             .find_map(|f| f.strip_prefix("prio "))
-            .and_then(|v| v.parse::<u8>().ok());
+            .and_then(|v| v.parse::<u8>().ok())
+            .filter(|_| fields.contains(&want.as_str()));
         if let (Some(t), Some(p)) = (at, prio) {
             out.push((t, p));
             at = None;
@@ -428,7 +431,7 @@ fn o2_hung_script_and_hung_exec_keep_advert_timing() {
     }
     stop_capture(&lab, &cap);
     let timeouts = lab::grep_log(&d1.proc.log, &["timed out"]).len();
-    let adverts = pcap_adverts(&pcap);
+    let adverts = pcap_adverts(&pcap, lab::VRID);
     assert!(
         adverts.len() >= 30,
         "only {} adverts from lb1 captured: {adverts:?}",
@@ -526,6 +529,7 @@ fn o3a_reload_priority_change_fails_over_without_flap() {
     let c2 = Vrrp::v3(Lb2);
     let k1 = format!("{}{}", c1.to_kdl(), vi2(Lb1));
     let k2 = format!("{}{}", c2.to_kdl(), vi2(Lb2));
+    let (cap, pcap) = capture_now(&lab, Lb2, "ip proto 112 and src host 192.0.2.201");
     let (d1, d2) = converge(&lab, &k1, &k2, VIP4.into());
     wait_until(Duration::from_secs(2), || {
         lab.is_sole_master(Lb1, VIP2.into())
@@ -539,6 +543,7 @@ fn o3a_reload_priority_change_fails_over_without_flap() {
     };
     fs::write(&d1.config, format!("{}{}", lowered.to_kdl(), vi2(Lb1))).expect("rewrite");
     let t0 = Instant::now();
+    let wall0 = epoch_secs();
     lab.signal(&d1.proc, libc::SIGHUP);
     let upper = c2.master_down() + c2.advert + SLACK;
     let t = wait_until_from(t0, upper + Duration::from_secs(3), || {
@@ -574,6 +579,42 @@ fn o3a_reload_priority_change_fails_over_without_flap() {
     assert!(lab.alive(&d1.proc) && lab.alive(&d2.proc), "a daemon died");
     let reload_lines = log_lines(&d1.proc, "reload");
     println!("lb1 reload log:\n{reload_lines}");
+
+    // VI_1 advertised its new priority at once; VI_2 kept its rhythm across the reload.
+    stop_capture(&lab, &cap);
+    let vi1 = pcap_adverts(&pcap, lab::VRID);
+    let first80 = vi1
+        .iter()
+        .find(|&&(t, p)| t >= wall0 && p == 80)
+        .map(|&(t, _)| (t - wall0) * 1000.0);
+    let vi2_times: Vec<f64> = pcap_adverts(&pcap, 52)
+        .into_iter()
+        .map(|(t, _)| t)
+        .filter(|&t| t >= wall0 - 1.0)
+        .collect();
+    let gaps: Vec<f64> = vi2_times
+        .windows(2)
+        .map(|w| (w[1] - w[0]) * 1000.0)
+        .collect();
+    let max = gaps.iter().copied().fold(0.0, f64::max);
+    let min = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    println!(
+        "reload: VI_1 priority 80 on the wire {first80:?} ms after SIGHUP; VI_2 advert gaps around it: \
+         {} gaps, min {min:.1} ms, max {max:.1} ms",
+        gaps.len()
+    );
+    assert!(
+        first80.is_some_and(|ms| ms <= (c1.advert + SLACK).as_secs_f64() * 1000.0),
+        "new priority not advertised at once: {first80:?} ms"
+    );
+    assert!(
+        gaps.len() >= 15,
+        "too few VI_2 adverts captured: {vi2_times:?}"
+    );
+    assert!(
+        (70.0..=130.0).contains(&min) && max <= 130.0,
+        "VI_2 advert spacing disturbed by the reload: min {min:.1} ms, max {max:.1} ms"
+    );
 }
 
 /// Test 3b: an invalid config on SIGHUP is reported and the old one keeps running
