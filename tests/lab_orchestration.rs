@@ -951,3 +951,66 @@ fn o5_sd_notify_ready_status_watchdog_reload() {
         .expect("lb1 exits");
     assert!(st.success(), "exit status {st}");
 }
+
+/// Test 6: the stale-list rule under a burst of transitions. lb1's `on-master` list
+/// starts with a 4 s action; while it runs, a track-file flips lb1 MASTER -> BACKUP ->
+/// MASTER -> BACKUP. The running action finishes, the rest of the stale MASTER list and
+/// the superseded lists are skipped, and only the newest (BACKUP) list runs after it.
+#[test]
+fn o6_stale_action_lists_skipped_under_a_burst() {
+    let Some(lab) = setup("o6") else {
+        return;
+    };
+    let out = lab.dir.join("stale.out.log");
+    let file = lab.dir.join("lb1.prio");
+    fs::write(&file, "0\n").expect("write track file");
+    let o = out.display();
+    let hooks = format!(
+        "    track-file \"{}\" weight=-20\n    \
+         on-master {{\n        \
+         exec \"/bin/sh\" \"-c\" \"echo m1-start >> {o}; sleep 4; echo m1-end >> {o}\"\n        \
+         exec \"/bin/sh\" \"-c\" \"echo m2 >> {o}\"\n    }}\n    \
+         on-backup {{\n        exec \"/bin/sh\" \"-c\" \"echo backup >> {o}\"\n    }}",
+        file.display()
+    );
+    let c1 = Vrrp::v3(Lb1);
+    let k1 = kdl(&c1, &hooks, "");
+    let (d1, _d2) = converge(&lab, &k1, &Vrrp::v3(Lb2).to_kdl(), VIP4.into());
+    let lines = || -> Vec<String> { read_log(&out).lines().map(str::to_string).collect() };
+    assert_eq!(lines(), ["backup", "m1-start"], "hooks before the burst");
+    let burst = Instant::now();
+    let limit = Duration::from_secs(3);
+    for (value, master) in [("1\n", Lb2), ("0\n", Lb1), ("1\n", Lb2)] {
+        fs::write(&file, value).expect("write track file");
+        wait_until(limit, || lab.is_sole_master(master, VIP4.into())).unwrap_or_else(|| {
+            panic!(
+                "{} not master after track file {value:?}:\n{}",
+                master.role(),
+                log_lines(&d1.proc, "->")
+            )
+        });
+    }
+    let took = burst.elapsed();
+    println!("burst MASTER->BACKUP->MASTER->BACKUP took {took:?}");
+    // The burst must end while m1 still sleeps, or nothing was stale.
+    assert!(
+        !lines().iter().any(|l| l == "m1-end"),
+        "m1 ended before the burst did ({took:?}): lines {:?}",
+        lines()
+    );
+    wait_until(Duration::from_secs(8), || lines().len() >= 4)
+        .unwrap_or_else(|| panic!("the newest list never ran: {:?}", lines()));
+    // Nothing else may follow (a late stale list would show up here).
+    let settled = lines();
+    if let Err(t) = holds_for(Duration::from_secs(1), || lines() == settled) {
+        panic!(
+            "more hook output {t:?} after the newest list: {:?}",
+            lines()
+        );
+    }
+    println!(
+        "hook lines: {settled:?}\nlb1 transitions:\n{}",
+        log_lines(&d1.proc, "->")
+    );
+    assert_eq!(settled, ["backup", "m1-start", "m1-end", "backup"]);
+}
