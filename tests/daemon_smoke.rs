@@ -313,3 +313,53 @@ fn sync_group_member_fault_moves_the_whole_group() {
     let back = wait_for(Duration::from_secs(3), || both(&a) && !has_vip(&b));
     assert!(back.is_some(), "the group did not come back");
 }
+
+fn link_exists(ns: &str, name: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", ns, "link", "show", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn use_vmac_carries_the_vip_and_is_removed_on_exit() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhvmA{pid}"), format!("vhvmB{pid}"));
+    let mut lab = Lab::new("vhvmac");
+    setup(&mut lab, &a, &b);
+    let cfg = config("eth0", 100).replace(
+        "    advert-interval",
+        "    use-vmac #true\n    advert-interval",
+    );
+    lab.start("lb1", &a, &cfg);
+    let on_vmac = || {
+        Command::new("ip")
+            .args(["-n", &a, "-o", "addr", "show", "dev", "vrrp.51"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {VIP}/")))
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), on_vmac).is_some(),
+        "the VIP never appeared on vrrp.51"
+    );
+    let link = Command::new("ip")
+        .args(["-n", &a, "-o", "link", "show", "vrrp.51"])
+        .output()
+        .expect("ip link");
+    assert!(
+        String::from_utf8_lossy(&link.stdout).contains("00:00:5e:00:01:33"),
+        "vrrp.51 lacks the virtual MAC: {}",
+        String::from_utf8_lossy(&link.stdout)
+    );
+    lab.signal("lb1", nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(
+        lab.wait_exit("lb1", Duration::from_secs(3)),
+        Some(0),
+        "lb1 exit status"
+    );
+    assert!(!link_exists(&a, "vrrp.51"), "vrrp.51 left behind");
+}

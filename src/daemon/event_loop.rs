@@ -96,6 +96,8 @@ struct Router {
     core: Instance,
     /// Index into `Daemon::sockets`.
     sock: usize,
+    /// Send-only socket on the vmac (IPv4 `use-vmac`): adverts carry the virtual MAC.
+    send_sock: Option<Arc<VrrpSocket>>,
     /// The configured interface (link events, adverts).
     ifindex: u32,
     /// Interface and MAC the gratuitous ARP / NA go out with (the vmac when `use-vmac`).
@@ -132,6 +134,10 @@ struct Daemon {
     hooks: Runner,
     notifier: Notifier,
     groups: Vec<sync::Group>,
+    /// Shutting down: every instance is being stopped.
+    stopping: bool,
+    /// ARP settings of base interfaces changed for vmacs, restored on exit.
+    arp_saved: HashMap<String, vmac::ArpSettings>,
     config_path: PathBuf,
     config: Config,
     by_iface: HashMap<(String, Family), usize>,
@@ -229,6 +235,7 @@ async fn sleep_until_opt(at: Option<TokioInstant>) {
 
 impl Daemon {
     async fn shutdown(&mut self) {
+        self.stopping = true;
         for i in 0..self.routers.len() {
             self.feed(i, Event::Shutdown).await;
         }
@@ -238,6 +245,11 @@ impl Daemon {
             .is_err()
         {
             warn!("transition actions still running after {HOOKS_DRAIN:?}; exiting anyway");
+        }
+        for (iface, saved) in self.arp_saved.drain() {
+            if let Err(e) = saved.restore() {
+                warn!(interface = %iface, "cannot restore ARP settings: {e}");
+            }
         }
         for r in &self.routers {
             if r.vmac.is_some() {

@@ -13,7 +13,7 @@ use nix::sys::socket::{
 };
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::Packet;
-use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockFilter, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
 use super::NetError;
@@ -26,6 +26,8 @@ pub const MCAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// Offset of the checksum in the VRRP header (for IPV6_CHECKSUM).
 const VRRP_CHECKSUM_OFFSET: libc::c_int = 6;
+/// Classic BPF `ret #k`: with k = 0 the filter accepts no packet.
+const BPF_RET_K: u16 = 0x06;
 /// Internetwork control precedence, as keepalived and the RFC's routers send.
 const TOS_INTERNETWORK_CONTROL: u32 = 0xc0;
 
@@ -164,6 +166,30 @@ impl VrrpSocket {
         )
         .map_err(|e| NetError::io(ctx("IPV6_CHECKSUM"), e))?;
         Self::finish(sock, Family::V6, ifname, ifindex)
+    }
+
+    /// Open a send-only IPv4 VRRP socket on `ifname`: `use-vmac` adverts go out of the
+    /// macvlan (its source MAC is the virtual MAC) while the base interface's socket receives.
+    pub fn open_sender_v4(ifname: &str, ifindex: u32) -> Result<VrrpSocket, NetError> {
+        let ctx = |what: &str| format!("IPv4 VRRP send socket on {ifname}: {what}");
+        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+            .map_err(|e| NetError::io(ctx("socket"), e))?;
+        // A raw socket sees every protocol-112 packet of its device; this one only sends.
+        sock.attach_filter(&[SockFilter::new(BPF_RET_K, 0, 0, 0)])
+            .map_err(|e| NetError::io(ctx("SO_ATTACH_FILTER"), e))?;
+        sock.bind_device(Some(ifname.as_bytes()))
+            .map_err(|e| NetError::io(ctx("SO_BINDTODEVICE"), e))?;
+        sock.set_multicast_ttl_v4(255)
+            .map_err(|e| NetError::io(ctx("IP_MULTICAST_TTL"), e))?;
+        sock.set_ttl_v4(255)
+            .map_err(|e| NetError::io(ctx("IP_TTL"), e))?;
+        sock.set_tos_v4(TOS_INTERNETWORK_CONTROL)
+            .map_err(|e| NetError::io(ctx("IP_TOS"), e))?;
+        sock.set_multicast_loop_v4(false)
+            .map_err(|e| NetError::io(ctx("IP_MULTICAST_LOOP"), e))?;
+        set_multicast_if_index_v4(sock.as_raw_fd(), ifindex)
+            .map_err(|e| NetError::io(ctx("IP_MULTICAST_IF"), e))?;
+        Self::finish(sock, Family::V4, ifname, ifindex)
     }
 
     /// Open the socket of `family` on an interface.

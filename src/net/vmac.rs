@@ -1,5 +1,8 @@
 //! `use-vmac`: a macvlan carrying the RFC's virtual MAC, so the MAC moves with the VIP.
 
+use std::io;
+use std::path::PathBuf;
+
 use super::netlink::{LinkInfo, Netlink};
 use super::NetError;
 
@@ -34,6 +37,47 @@ pub async fn remove(nl: &Netlink, vrid: u8, ipv6: bool) -> Result<(), NetError> 
         Ok(l) => nl.delete_link(l.index).await,
         Err(NetError::NoSuchInterface(_)) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// The base interface's ARP settings that `use-vmac` changes, kept to restore on exit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArpSettings {
+    iface: String,
+    arp_ignore: String,
+    arp_filter: String,
+    arp_announce: String,
+}
+
+fn sysctl_path(iface: &str, key: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/sys/net/ipv4/conf/{iface}/{key}"))
+}
+
+/// Make the base interface leave ARP for the VIPs to the macvlan: `arp_ignore=1` answers
+/// only for addresses on the receiving interface, `arp_filter=1` keeps the base from
+/// answering for its siblings, and `arp_announce=2` keeps its own requests from naming a
+/// VIP as sender (which would re-point neighbours at the base MAC). Returns the old values.
+pub fn quiet_base_arp(iface: &str) -> io::Result<ArpSettings> {
+    let read =
+        |k: &str| std::fs::read_to_string(sysctl_path(iface, k)).map(|v| v.trim().to_string());
+    let old = ArpSettings {
+        iface: iface.to_string(),
+        arp_ignore: read("arp_ignore")?,
+        arp_filter: read("arp_filter")?,
+        arp_announce: read("arp_announce")?,
+    };
+    std::fs::write(sysctl_path(iface, "arp_ignore"), "1")?;
+    std::fs::write(sysctl_path(iface, "arp_filter"), "1")?;
+    std::fs::write(sysctl_path(iface, "arp_announce"), "2")?;
+    Ok(old)
+}
+
+impl ArpSettings {
+    /// Put the saved values back.
+    pub fn restore(&self) -> io::Result<()> {
+        std::fs::write(sysctl_path(&self.iface, "arp_ignore"), &self.arp_ignore)?;
+        std::fs::write(sysctl_path(&self.iface, "arp_filter"), &self.arp_filter)?;
+        std::fs::write(sysctl_path(&self.iface, "arp_announce"), &self.arp_announce)
     }
 }
 

@@ -142,7 +142,7 @@ impl Daemon {
         };
         let mode: ChecksumMode = r.cfg.v3_checksum;
         let src = p.primary;
-        let sock = &self.sockets[r.sock];
+        let sock = r.send_sock.as_ref().unwrap_or(&self.sockets[r.sock]);
         let dsts: Vec<IpAddr> = if p.unicast_peers.is_empty() {
             vec![sock.family().group()]
         } else {

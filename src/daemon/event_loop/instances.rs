@@ -35,6 +35,8 @@ impl Daemon {
             l2_log: RateLimit::default(),
             hooks: Runner::spawn(RunnerOptions::default()),
             notifier: Notifier::from_env(),
+            stopping: false,
+            arp_saved: HashMap::new(),
             groups: config
                 .sync_groups
                 .iter()
@@ -126,6 +128,25 @@ impl Daemon {
             })?;
             (link.index, mac, None)
         };
+        // IPv4 adverts leave through the vmac so that switches keep learning the virtual
+        // MAC; IPv6 ones stay on the base interface, whose link-local address they need.
+        let send_sock = match vmac_index {
+            Some(vi) if !ipv6 => {
+                if !self.arp_saved.contains_key(&cfg.interface) {
+                    match vmac::quiet_base_arp(&cfg.interface) {
+                        Ok(old) => {
+                            self.arp_saved.insert(cfg.interface.clone(), old);
+                        }
+                        Err(e) => {
+                            warn!(interface = %cfg.interface, "cannot set arp_ignore/arp_filter for use-vmac: {e}")
+                        }
+                    }
+                }
+                let name = vmac::vmac_name(cfg.vrid, false);
+                Some(Arc::new(VrrpSocket::open_sender_v4(&name, vi)?))
+            }
+            _ => None,
+        };
 
         let vips = self.resolve_vips(cfg, announce_ifindex).await?;
 
@@ -133,6 +154,7 @@ impl Daemon {
             cfg: cfg.clone(),
             core: Instance::new(params_for(cfg, primary)),
             sock,
+            send_sock,
             ifindex: link.index,
             announce_ifindex,
             announce_mac,

@@ -11,13 +11,19 @@ pub(super) struct Group {
     pub(super) cfg: config::SyncGroup,
     /// The core's coordinator.
     pub(super) core: SyncGroup,
+    /// The group state last reported to the log and the hooks.
+    pub(super) reported: State,
 }
 
 impl Group {
     /// A group in state Initialize.
     pub(super) fn new(cfg: config::SyncGroup) -> Group {
         let core = SyncGroup::new(cfg.name.clone(), cfg.instances.clone());
-        Group { cfg, core }
+        Group {
+            cfg,
+            core,
+            reported: State::Initialize,
+        }
     }
 }
 
@@ -62,19 +68,25 @@ impl Daemon {
                 }
             }
             if let Some(t) = out.transition {
-                self.report_group(gi, t);
+                // While stopping, members reach INIT one by one; only the final STOP
+                // is a group transition worth acting on.
+                if !self.stopping || t.to == State::Initialize {
+                    self.report_group(gi, t);
+                }
             }
         }
         commands
     }
 
-    fn report_group(&self, gi: usize, t: GroupTransition) {
+    fn report_group(&mut self, gi: usize, t: GroupTransition) {
+        // Not `t.from`: transitions hidden while stopping must not show as the previous state.
+        let from = std::mem::replace(&mut self.groups[gi].reported, t.to);
         let g = &self.groups[gi];
-        let (state, prev) = (hook_state(t.to), hook_state(t.from));
-        let prev = if t.from == State::Initialize {
+        let state = hook_state(t.to);
+        let prev = if from == State::Initialize {
             "INIT"
         } else {
-            prev
+            hook_state(from)
         };
         info!(
             vrrp_group = %g.cfg.name, vrrp_state = state, vrrp_prev_state = prev,
