@@ -253,3 +253,45 @@ fn parse_str_uses_the_given_name() {
         "interface, vrid and virtual-ip are all missing"
     );
 }
+
+#[test]
+fn thousands_of_errors_render_quickly_and_capped() {
+    let mut src = String::from(
+        "instance \"VI_1\" {\n    interface \"eth0\"\n    vrid 51\n    virtual-ip \"192.0.2.1\"\n",
+    );
+    src.push_str(&"    colour 1\n".repeat(2000));
+    src.push_str("}\n");
+    let started = std::time::Instant::now();
+    let err = config::parse_str(&src, "many.kdl").expect_err("invalid");
+    assert_eq!(err.problems().len(), 2000, "every problem is collected");
+    let text = err.render_plain();
+    assert_eq!(
+        text.matches("unknown node `colour`").count(),
+        config::MAX_RENDERED
+    );
+    assert!(text.contains(&format!(
+        "and {} more errors not shown",
+        2000 - config::MAX_RENDERED
+    )));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn oversized_and_deeply_nested_input_is_refused_without_a_crash() {
+    let huge = format!(
+        "instance \"VI_1\" {{ }}\n{}",
+        "// padding\n".repeat(200_000)
+    );
+    let err = config::parse_str(&huge, "huge.kdl").expect_err("too large");
+    assert!(err.problems()[0].message.contains("bytes long"));
+    // Deep enough to overflow the KDL parser's stack if it ever got there.
+    let deep = format!("{}{}", "a { ".repeat(100_000), "} ".repeat(100_000));
+    let err = config::parse_str(&deep, "deep.kdl").expect_err("too deep");
+    assert!(err.problems()[0].message.contains("nested too deeply"));
+    let comments = "/* ".repeat(100_000);
+    assert!(config::parse_str(&comments, "c.kdl").is_err());
+}

@@ -13,6 +13,10 @@ use miette::{
 /// The width diagnostics are wrapped at; fixed so output (and the test snapshots) is stable.
 pub const RENDER_WIDTH: usize = 100;
 
+/// At most this many problems are rendered: miette locates each span from the start of the
+/// file, so rendering thousands of problems would take minutes. All stay in `problems()`.
+pub const MAX_RENDERED: usize = 50;
+
 /// What class of mistake a [`Problem`] is (for tests and tools; not shown to users).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -124,6 +128,8 @@ pub struct ConfigError {
     source: NamedSource<Arc<String>>,
     file_name: String,
     problems: Vec<Problem>,
+    /// "N more errors not shown", when there are more than [`MAX_RENDERED`].
+    overflow: Option<Box<Problem>>,
 }
 
 impl ConfigError {
@@ -132,6 +138,17 @@ impl ConfigError {
         ConfigError {
             source: NamedSource::new(file_name, Arc::new(source.to_string())),
             file_name: file_name.to_string(),
+            overflow: (problems.len() > MAX_RENDERED).then(|| {
+                Box::new(Problem {
+                    kind: ProblemKind::Syntax,
+                    message: format!(
+                        "... and {} more errors not shown",
+                        problems.len() - MAX_RENDERED
+                    ),
+                    labels: Vec::new(),
+                    help: Some("fix the errors above first".to_string()),
+                })
+            }),
             problems,
         }
     }
@@ -146,9 +163,11 @@ impl ConfigError {
         &self.file_name
     }
 
-    /// Renders all problems for a human: colours only when stderr is a terminal.
+    /// Renders all problems for a human: colours only when stderr is a terminal and
+    /// `NO_COLOR` (https://no-color.org) is unset or empty.
     pub fn render(&self) -> String {
-        self.render_with(std::io::stderr().is_terminal())
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        self.render_with(std::io::stderr().is_terminal() && !no_color)
     }
 
     /// Renders all problems without colours (stable output, used by the snapshot tests).
@@ -199,7 +218,13 @@ impl Diagnostic for ConfigError {
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
+        Some(Box::new(
+            self.problems
+                .iter()
+                .take(MAX_RENDERED)
+                .chain(self.overflow.as_deref())
+                .map(|p| p as &dyn Diagnostic),
+        ))
     }
 }
 

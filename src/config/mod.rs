@@ -2,16 +2,29 @@
 //!
 //! [`parse_str`] and [`load`] turn a KDL 2.0 file into a [`Config`], or into a
 //! [`ConfigError`] holding every problem found (not only the first), each with its span.
+//!
+//! Limits beyond the ones the node docs in [`model`] state (the man page documents them too):
+//! - `preempt-delay` 0s..=1000s (keepalived's cap); `garp-refresh` 0s..=1h;
+//!   script `interval`/`timeout` 10ms..=1h; `rise`/`fall` 1..=100; `garp-repeat` 0..=100.
+//! - Names of instances, scripts and sync groups: 1..=64 of `[A-Za-z0-9_.-]` (they end up in
+//!   notify arguments, logs and D-Bus paths). Interface names: 1..=15 bytes, no `/`, `:`, space.
+//! - `notify` and `track-file` paths must be absolute; `exec` argv\[0\] must not be empty.
+//! - `start`/`stop`/`restart`/`reload` need a full unit name (`nginx.service`).
+//! - `virtual-ip`: unicast only, no duplicates; `label=` is IPv4 only, at most 15 bytes.
+//! - `unicast-source` needs at least one `unicast-peer`; a peer may not be the source or repeat.
+//! - Files over 1 MiB or nesting deeper than 16 blocks are refused before KDL parsing.
+//! - KDL type annotations (`(u8)51`) are refused; bare KDL identifiers count as strings.
 
 pub mod duration;
 mod error;
 pub mod model;
+mod nesting;
 mod parse;
 mod schema;
 
 use std::path::Path;
 
-pub use error::{ConfigError, LoadError, Problem, ProblemKind, RENDER_WIDTH};
+pub use error::{ConfigError, LoadError, Problem, ProblemKind, MAX_RENDERED, RENDER_WIDTH};
 pub use model::*;
 pub use parse::parse_str;
 

@@ -17,6 +17,8 @@ use crate::core::packet::{ChecksumMode, Version};
 
 type Sp = SourceSpan;
 
+/// Larger inputs are refused before parsing: the KDL parser is slow on megabytes of input.
+const MAX_SOURCE_LEN: usize = 1 << 20;
 /// Weights (track-interface, track-script, track-file, script) are bounded so one tracker
 /// can move a priority across the whole 1..=254 range but never overflow it.
 const WEIGHT_RANGE: (i64, i64) = (-254, 254);
@@ -33,6 +35,29 @@ const COUNT_RANGE: (i64, i64) = (1, 100);
 
 /// Parses and validates a KDL 2.0 configuration; `file_name` is only used in diagnostics.
 pub fn parse_str(source: &str, file_name: &str) -> Result<Config, ConfigError> {
+    if source.len() > MAX_SOURCE_LEN {
+        let problem = Problem::new(
+            K::Syntax,
+            format!("the file is {} bytes long", source.len()),
+            Sp::new(MAX_SOURCE_LEN.into(), 0),
+            "the limit is 1 MiB",
+        )
+        .help("a vrrp-ha configuration is a few kilobytes; is this the right file?");
+        return Err(error(file_name, source, vec![problem]));
+    }
+    if let Some(span) = super::nesting::too_deep(source) {
+        let problem = Problem::new(
+            K::Syntax,
+            "blocks or comments are nested too deeply",
+            span,
+            "too deep",
+        )
+        .help(format!(
+            "configs nest at most 3 blocks (instance > on-master > action); the limit is {}",
+            super::nesting::MAX_DEPTH
+        ));
+        return Err(error(file_name, source, vec![problem]));
+    }
     let doc = match KdlDocument::parse_v2(source) {
         Ok(doc) => doc,
         Err(err) => {
@@ -1047,12 +1072,14 @@ impl Cx {
                 );
             }
         }
+        // An invalid `version` is reported already; checks that depend on it would mislead.
+        let version_known = d.version.is_some() || !has_child(node, "version");
         let version = d.version.map_or(Version::V3, |v| v.0);
         let version_note = match d.version {
             Some(_) => "",
             None => " (the default version is 3)",
         };
-        if let Some((interval, span)) = d.advert_interval {
+        if let (true, Some((interval, span))) = (version_known, d.advert_interval) {
             let cs = interval.as_nanos() / 10_000_000;
             match version {
                 Version::V2 => {
@@ -1088,7 +1115,7 @@ impl Cx {
                 }
             }
         }
-        if let (Version::V3, Some((_, span))) = (version, &d.authentication) {
+        if let (true, Version::V3, Some((_, span))) = (version_known, version, &d.authentication) {
             let mut p = Problem::new(
                 K::Conflict,
                 format!("authentication needs VRRPv2{version_note}"),
@@ -1136,7 +1163,7 @@ impl Cx {
                 }
             }
         }
-        if version == Version::V2 {
+        if version_known && version == Version::V2 {
             for (vip, span) in &d.vips {
                 if vip.addr.is_ipv6() {
                     let mut p = Problem::new(
