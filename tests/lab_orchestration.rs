@@ -1,6 +1,7 @@
 //! End-to-end orchestration in network namespaces (issue 5, "Proof"): tracked scripts
 //! that fail over, hung scripts and hung actions that leave advert timing alone, SIGHUP
-//! reloads without VIP flap, notify/exec hooks in keepalived's order, and sd_notify.
+//! reloads without VIP flap, notify/exec hooks in keepalived's order, sd_notify, and
+//! stale action lists skipped under a burst of transitions.
 //!
 //! Every test runs the real daemon (`vrrp-ha run --config FILE`) on the shared lab of
 //! `tests/lab/mod.rs`. Needs root, iproute2, nginx, tcpdump, nftables and curl; skips
