@@ -1015,3 +1015,65 @@ fn o6_stale_action_lists_skipped_under_a_burst() {
     );
     assert_eq!(settled, ["backup", "m1-start", "m1-end", "backup"]);
 }
+
+/// Test 7: script security as root. A tracked script in a directory anyone may write
+/// is refused by `vrrp-ha check` and at start (the daemon exits non-zero, holds no VIP,
+/// names the directory); the same script in a root-owned 0755 directory runs.
+#[test]
+fn o7_insecure_script_refused_secure_one_runs() {
+    let Some(lab) = setup("o7") else {
+        return;
+    };
+    let open_dir = lab.dir.join("open");
+    fs::create_dir_all(&open_dir).expect("open dir");
+    fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).expect("chmod 777");
+    let bad = write_script(&open_dir, "chk.sh", "exit 0");
+    let good = write_script(&script_dir(&lab), "chk.sh", "exit 0");
+    let with_script = |path: &Path| {
+        let script = format!(
+            "script \"chk\" {{\n    exec \"{}\"\n    interval \"200ms\"\n    weight -20\n}}\n",
+            path.display()
+        );
+        kdl(&Vrrp::v3(Lb1), "    track-script \"chk\"", &script)
+    };
+
+    let d = start(&lab, Lb1, &with_script(&bad), &[]);
+    let st = lab
+        .reap(&d.proc, Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("daemon kept running with an insecure script"));
+    let log = read_log(&d.proc.log);
+    println!("start: {st}\n{log}");
+    assert!(!st.success(), "daemon exited {st} with an insecure script");
+    assert!(
+        log.contains(&open_dir.display().to_string()),
+        "the start-up error does not name the writable directory:\n{log}"
+    );
+    assert!(!lab.has_addr(Lb1, VIP4), "refused daemon left a VIP");
+
+    let d = start(&lab, Lb1, &with_script(&good), &[]);
+    let limit = Vrrp::v3(Lb1).master_down() + Duration::from_secs(3);
+    wait_until(limit, || lab.has_addr(Lb1, VIP4))
+        .unwrap_or_else(|| panic!("daemon with a secure script did not become master"));
+    wait_until(Duration::from_secs(2), || {
+        read_log(&d.proc.log).contains("script run succeeded")
+    })
+    .unwrap_or_else(|| panic!("the secure script never ran:\n{}", read_log(&d.proc.log)));
+
+    // Last, so that a failure here leaves the start-up checks above proven.
+    let conf = lab.path("lb1-insecure", "kdl");
+    fs::write(&conf, with_script(&bad)).expect("write config");
+    let c = conf.display().to_string();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_vrrp-ha"))
+        .args(["check", "--config", &c])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run vrrp-ha check");
+    let said = String::from_utf8_lossy(&check.stderr).into_owned()
+        + &String::from_utf8_lossy(&check.stdout);
+    println!("check: {}\n{said}", check.status);
+    assert!(!check.status.success(), "check accepted an insecure script");
+    assert!(
+        said.contains(&open_dir.display().to_string()),
+        "check does not name the writable directory:\n{said}"
+    );
+}
