@@ -1,7 +1,7 @@
 //! The one event loop: sockets, timers, link events and signals in; core events out;
 //! core actions carried out in order.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use super::DaemonError;
 use crate::config::{self, Config};
 use crate::core::instance::{Action, Event, Instance, State, Timer};
 use crate::core::packet::{self, Advert, Auth, ChecksumMode, Version};
+use crate::core::router::{Output, Router as CoreRouter};
 use crate::core::time::Instant as CoreInstant;
 use crate::hooks::{self, Runner, RunnerOptions, Scope};
 use crate::net::garp::{build_garp, L2Socket, BROADCAST};
@@ -90,10 +91,10 @@ struct Vip {
     label: Option<String>,
 }
 
-/// One configured instance with its core and its resolved I/O.
+/// One configured instance's resolved I/O; its state machine is the core router's
+/// instance at the same index (`Daemon::inst`).
 struct Router {
     cfg: config::Instance,
-    core: Instance,
     /// Index into `Daemon::sockets`.
     sock: usize,
     /// Send-only socket on the vmac (IPv4 `use-vmac`): adverts carry the virtual MAC.
@@ -120,6 +121,8 @@ struct Router {
 
 struct Daemon {
     clock: Clock,
+    /// The core: every instance's state machine and the sync-group coordinators.
+    core: CoreRouter,
     nl: Netlink,
     l2: Option<L2Socket>,
     sockets: Vec<Arc<VrrpSocket>>,
@@ -132,6 +135,9 @@ struct Daemon {
     state_file: PathBuf,
     l2_log: RateLimit,
     hooks: Runner,
+    /// Transition actions of the batch being carried out: queued only after its VIPs
+    /// moved, so that e.g. a reload of nginx never runs before the address is there.
+    pending_hooks: Vec<hooks::Transition>,
     notifier: Notifier,
     groups: Vec<sync::Group>,
     /// Shutting down: every instance is being stopped.
@@ -300,7 +306,7 @@ impl Daemon {
                 None => {
                     let r = &mut self.routers[i];
                     r.next_burst = None;
-                    if r.core.state() == State::Master {
+                    if self.core.instances()[i].state() == State::Master {
                         if !r.cfg.garp_refresh.is_zero() {
                             r.next_burst = Some(now + r.cfg.garp_refresh);
                         }
@@ -366,17 +372,18 @@ impl Daemon {
         let waiting: Vec<usize> = (0..self.routers.len())
             .filter(|&i| {
                 let r = &self.routers[i];
-                r.ifindex == index && r.core.params().primary == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                r.ifindex == index
+                    && self.inst(i).params().primary == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
             })
             .collect();
         for i in waiting {
-            let exclude = self.routers[i].core.params().vips.clone();
+            let exclude = self.inst(i).params().vips.clone();
             // The event may announce a still-tentative address; DAD ending sends another.
             match self.wait_link_local(index, &exclude, Duration::ZERO).await {
                 Ok(Some(ll)) => {
                     let r = &self.routers[i];
                     info!(vrrp_instance = %r.cfg.name, address = %ll, "using IPv6 link-local address");
-                    let mut params = r.core.params().clone();
+                    let mut params = self.inst(i).params().clone();
                     params.primary = IpAddr::V6(ll);
                     self.feed(i, Event::Reconfigure(params)).await;
                 }
@@ -444,42 +451,62 @@ impl Daemon {
         self.feed_at(i, ev, now).await;
     }
 
-    /// Feed `ev` to router `i` at `now`, then whatever sync-group commands its
-    /// transitions cause to the other members (commands cause no further commands).
+    /// The state machine of instance `i` (the core router keeps the same order as
+    /// `routers`: both are pushed and removed together).
+    fn inst(&self, i: usize) -> &Instance {
+        &self.core.instances()[i]
+    }
+
+    /// Feed `ev` to instance `i` at `now` through the core router (which also moves its
+    /// sync group) and carry out every output in order.
     async fn feed_at(&mut self, i: usize, ev: Event, now: CoreInstant) {
-        let mut queue = VecDeque::from([(i, ev, false)]);
-        while let Some((i, ev, forced)) = queue.pop_front() {
-            for (to, reason) in self.feed_one(i, ev, now).await {
-                for (j, cmd) in self.group_transition(i, to, forced, &reason) {
-                    queue.push_back((j, cmd, true));
+        let name = self.routers[i].cfg.name.clone();
+        let masters_before: Vec<_> = self
+            .core
+            .instances()
+            .iter()
+            .map(|x| x.stats().master)
+            .collect();
+        let outputs = self.core.handle(&name, ev, now);
+        // The core replaces the VIP list after a reload as RemoveVips then AddVips; VIPs in
+        // both lists must stay put, or clients see them vanish for a moment.
+        let mut replacing: Vec<&str> = Vec::new();
+        let mut removed: Vec<&str> = Vec::new();
+        for o in &outputs {
+            if let Output::Instance { name, action } = o {
+                match action {
+                    Action::RemoveVips => removed.push(name),
+                    Action::AddVips if removed.contains(&name.as_str()) => replacing.push(name),
+                    _ => {}
                 }
             }
         }
-    }
-
-    /// One event into one core, its actions carried out; returns its transitions.
-    async fn feed_one(&mut self, i: usize, ev: Event, now: CoreInstant) -> Vec<(State, String)> {
-        let master_before = self.routers[i].core.stats().master;
-        let actions = self.routers[i].core.handle(ev, now);
-        // The core replaces the VIP list after a reload as RemoveVips then AddVips; VIPs in
-        // both lists must stay put, or clients see them vanish for a moment.
-        let replace = actions
-            .iter()
-            .position(|a| *a == Action::RemoveVips)
-            .is_some_and(|r| actions[r..].contains(&Action::AddVips));
-        self.routers[i].replacing_vips = replace;
-        let mut transitions = Vec::new();
-        for a in actions {
-            if let Action::Transition { to, reason, .. } = &a {
-                transitions.push((*to, reason.clone()));
-            }
-            self.execute(i, a).await;
+        for r in &mut self.routers {
+            r.replacing_vips = replacing.contains(&r.cfg.name.as_str());
         }
-        self.routers[i].replacing_vips = false;
-        if !transitions.is_empty() || self.routers[i].core.stats().master != master_before {
+        let mut changed = false;
+        for o in outputs {
+            match o {
+                Output::Instance { name, action } => {
+                    let Some(j) = self.routers.iter().position(|r| r.cfg.name == name) else {
+                        continue;
+                    };
+                    changed |= matches!(action, Action::Transition { .. });
+                    self.execute(j, action).await;
+                }
+                Output::Group { name, transition } => self.report_group(&name, transition),
+            }
+        }
+        for r in &mut self.routers {
+            r.replacing_vips = false;
+        }
+        for t in std::mem::take(&mut self.pending_hooks) {
+            self.hooks.transition(t);
+        }
+        let masters_after = self.core.instances().iter().map(|x| x.stats().master);
+        if changed || !masters_after.eq(masters_before) {
             self.write_status();
         }
-        transitions
     }
 }
 

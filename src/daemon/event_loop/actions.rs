@@ -70,7 +70,7 @@ impl Daemon {
                 if to != State::Master {
                     r.next_burst = None;
                 }
-                let priority = r.core.effective_priority();
+                let priority = self.core.instances()[i].effective_priority();
                 crate::logging::transition(
                     &r.cfg.name,
                     r.cfg.vrid,
@@ -85,7 +85,7 @@ impl Daemon {
                 } else {
                     to.as_str()
                 };
-                self.hooks.transition(hooks::Transition {
+                self.pending_hooks.push(hooks::Transition {
                     scope: Scope::Instance,
                     name: r.cfg.name.clone(),
                     state,
@@ -108,7 +108,7 @@ impl Daemon {
                 if let Some(suppressed) = r.drop_log.allow(TokioInstant::now()) {
                     warn!(
                         vrrp_instance = %r.cfg.name, vrrp_vrid = r.cfg.vrid,
-                        reason = reason.as_str(), total = r.core.stats().drops_for(reason), suppressed,
+                        reason = reason.as_str(), total = self.core.instances()[i].stats().drops_for(reason), suppressed,
                         "dropped advert: {reason}"
                     );
                 }
@@ -127,7 +127,7 @@ impl Daemon {
 
     pub(super) fn send_advert(&mut self, i: usize, priority: u8) {
         let r = &mut self.routers[i];
-        let p = r.core.params();
+        let p = self.core.instances()[i].params();
         let auth = match (p.version, p.auth) {
             (Version::V2, Some(pw)) => Some(Auth::Simple(pw)),
             _ => None,
@@ -190,11 +190,11 @@ impl Daemon {
 
     /// One line for systemd's STATUS=: "VI_1 MASTER prio 100, VI_2 BACKUP prio 90".
     pub(super) fn summary(&self) -> String {
-        sdnotify::summary(self.routers.iter().map(|r| {
+        sdnotify::summary(self.core.instances().iter().map(|x| {
             (
-                r.cfg.name.as_str(),
-                r.core.state().as_str(),
-                r.core.effective_priority(),
+                x.params().name.as_str(),
+                x.state().as_str(),
+                x.effective_priority(),
             )
         }))
     }
@@ -204,14 +204,15 @@ impl Daemon {
             debug!("sd_notify STATUS: {e}");
         }
         let lines: Vec<InstanceStatus> = self
-            .routers
+            .core
+            .instances()
             .iter()
-            .map(|r| InstanceStatus {
-                instance: r.cfg.name.clone(),
-                vrid: r.cfg.vrid,
-                state: r.core.state().as_str().to_string(),
-                priority: r.core.effective_priority(),
-                master: r.core.stats().master.map(|a| a.to_string()),
+            .map(|x| InstanceStatus {
+                instance: x.params().name.clone(),
+                vrid: x.params().vrid,
+                state: x.state().as_str().to_string(),
+                priority: x.effective_priority(),
+                master: x.stats().master.map(|a| a.to_string()),
             })
             .collect();
         if let Err(e) = status::write(&self.state_file, &lines) {

@@ -17,6 +17,7 @@ impl Daemon {
         pkt_tx: mpsc::Sender<(usize, Received)>,
     ) -> Result<Daemon, DaemonError> {
         let mut d = Daemon {
+            core: CoreRouter::new(Vec::new(), sync::coordinators(&config.sync_groups)),
             config_path: config_path.to_path_buf(),
             config: config.clone(),
             by_iface: HashMap::new(),
@@ -34,6 +35,7 @@ impl Daemon {
             state_file: status::state_file(config_path),
             l2_log: RateLimit::default(),
             hooks: Runner::spawn(RunnerOptions::default()),
+            pending_hooks: Vec::new(),
             notifier: Notifier::from_env(),
             stopping: false,
             arp_saved: HashMap::new(),
@@ -49,8 +51,9 @@ impl Daemon {
             Err(e) => warn!("gratuitous ARP / NA disabled: {e}"),
         }
         for cfg in &config.instances {
-            let router = d.build_router(cfg).await?;
+            let (router, inst) = d.build_router(cfg).await?;
             d.routers.push(router);
+            d.core.insert(inst);
         }
         d.rebuild_demux();
         Ok(d)
@@ -68,7 +71,7 @@ impl Daemon {
     pub(super) async fn build_router(
         &mut self,
         cfg: &config::Instance,
-    ) -> Result<Router, DaemonError> {
+    ) -> Result<(Router, Instance), DaemonError> {
         let ipv6 = cfg.is_ipv6();
         let family = if ipv6 { Family::V6 } else { Family::V4 };
         let link = self.nl.link_by_name(&cfg.interface).await?;
@@ -150,9 +153,8 @@ impl Daemon {
 
         let vips = self.resolve_vips(cfg, announce_ifindex).await?;
 
-        Ok(Router {
+        let router = Router {
             cfg: cfg.clone(),
-            core: Instance::new(params_for(cfg, primary)),
             sock,
             send_sock,
             ifindex: link.index,
@@ -168,7 +170,8 @@ impl Daemon {
             mismatch_log: RateLimit::default(),
             send_log: RateLimit::default(),
             rx_errors: HashMap::new(),
-        })
+        };
+        Ok((router, Instance::new(params_for(cfg, primary))))
     }
 
     /// Each VIP with the index of the interface it goes on (`dev=`, else `default`).

@@ -45,6 +45,7 @@ impl Daemon {
             info!(vrrp_instance = %name, "reload: stopping instance");
             self.feed(i, Event::Shutdown).await;
             let r = self.routers.remove(i);
+            self.core.remove(&name);
             if r.vmac.is_some() {
                 if let Err(e) = vmac::remove(&self.nl, r.cfg.vrid, r.cfg.is_ipv6()).await {
                     warn!(vrrp_instance = %r.cfg.name, "{e}");
@@ -66,7 +67,7 @@ impl Daemon {
                 }
             };
             info!(vrrp_instance = %cfg.name, "reload: applying changed settings");
-            let primary = self.routers[i].core.params().primary;
+            let primary = self.inst(i).params().primary;
             let params = params_for(&cfg, primary);
             let r = &mut self.routers[i];
             r.vips = vips;
@@ -76,9 +77,10 @@ impl Daemon {
         for &ni in &plan.start {
             let cfg = new.instances[ni].clone();
             match self.build_router(&cfg).await {
-                Ok(r) => {
+                Ok((r, inst)) => {
                     info!(vrrp_instance = %cfg.name, "reload: starting instance");
                     self.routers.push(r);
+                    self.core.insert(inst);
                     self.rebuild_demux();
                     let i = self.routers.len() - 1;
                     self.start_one(i, tracker).await;
@@ -86,27 +88,23 @@ impl Daemon {
                 Err(e) => warn!(vrrp_instance = %cfg.name, "reload: cannot start: {e}"),
             }
         }
-        // A group with the same members keeps its coordinator (state, own faults), so that
-        // it does not re-run its actions.
-        let mut old: Vec<sync::Group> = std::mem::take(&mut self.groups);
-        self.groups = new
-            .sync_groups
-            .iter()
-            .cloned()
-            .map(|cfg| {
-                match old
-                    .iter()
-                    .position(|g| g.cfg.instances == cfg.instances && g.cfg.name == cfg.name)
-                {
-                    Some(k) => {
-                        let mut g = old.swap_remove(k);
-                        g.cfg = cfg;
-                        g
+        // Unchanged groups keep their coordinators' state, so they do not re-run actions.
+        if new.sync_groups != self.config.sync_groups {
+            self.core.set_groups(sync::coordinators(&new.sync_groups));
+            let old = std::mem::take(&mut self.groups);
+            self.groups = new
+                .sync_groups
+                .iter()
+                .cloned()
+                .map(|cfg| {
+                    let mut g = sync::Group::new(cfg);
+                    if let Some(o) = old.iter().find(|o| o.cfg.name == g.cfg.name) {
+                        g.reported = o.reported;
                     }
-                    None => sync::Group::new(cfg),
-                }
-            })
-            .collect();
+                    g
+                })
+                .collect();
+        }
         self.write_status();
         self.config = new;
     }
