@@ -11,7 +11,7 @@
 # Usage: sudo scripts/demo.sh [--keepalived]
 #   --keepalived   run the same demo with keepalived instead of vrrp-ha, to compare.
 # DEMO_KEEP=1 keeps the logs (daemons, nginx, requests) in a temp dir.
-# Installs nginx-light, curl and iproute2 with apt-get when missing; needs cargo.
+# Installs nginx-light, curl, iproute2 and procps with apt-get when missing; needs cargo.
 set -euo pipefail
 export LC_ALL=C
 
@@ -42,6 +42,7 @@ need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
+command -v ps >/dev/null && command -v sysctl >/dev/null || need+=(procps)
 if [ "$IMPL" = keepalived ] && ! command -v keepalived >/dev/null && [ ! -x /usr/sbin/keepalived ]; then
     need+=(keepalived)
 fi

@@ -492,3 +492,76 @@ fn t6c_restart_clears_stale_vip_before_winning_again() {
     lab.http_via(VIP4, Lb1, Instant::now(), Duration::from_secs(1))
         .expect("HTTP via lb1");
 }
+
+/// The neighbour entry (MAC) the client has for `ip`, if any.
+fn client_neigh(lab: &Lab, ip: &str) -> String {
+    lab.exec_in(Client, &["ip", "neigh", "show", ip])
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Beyond the numbered tests: `use-vmac` carries the VIP on a macvlan with the RFC
+/// virtual MAC 00:00:5e:00:01:VRID, so after a failover the client's neighbour entry
+/// stays the same and traffic follows the MAC. (With `VH_LAB_IMPL=keepalived` this one
+/// fails: keepalived 2.2.7 lets the client resolve the VIP to lb1's base MAC.)
+#[test]
+fn t8_use_vmac_virtual_mac_moves_with_the_vip() {
+    let Some((lab, imp)) = setup("t8") else {
+        return;
+    };
+    let c1 = Vrrp {
+        use_vmac: true,
+        ..Vrrp::v3(Lb1)
+    };
+    let c2 = Vrrp {
+        use_vmac: true,
+        ..Vrrp::v3(Lb2)
+    };
+    let vmac = format!("00:00:5e:00:01:{:02x}", lab::VRID);
+    let (d1, _d2) = lab.converge(imp, &c1, imp, &c2);
+    let link = lab
+        .exec_in(Lb1, &["ip", "-o", "addr", "show", "to", "192.0.2.200"])
+        .expect("ip addr");
+    let dev = link
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let dev = dev.split('@').next().unwrap_or_default().to_string();
+    assert!(
+        dev != "eth0" && !dev.is_empty(),
+        "VIP should be on the macvlan, not {dev:?}"
+    );
+    let l = lab
+        .exec_in(Lb1, &["ip", "-o", "link", "show", &dev])
+        .expect("ip link");
+    assert!(l.contains(&vmac), "{dev} does not have {vmac}: {l}");
+    lab.http_via(VIP4, Lb1, Instant::now(), Duration::from_secs(2))
+        .expect("HTTP via lb1");
+    assert_eq!(
+        client_neigh(&lab, "192.0.2.200"),
+        vmac,
+        "client resolves the VIP to the virtual MAC"
+    );
+    let bound = c2.master_down() + SLACK;
+    let t0 = Instant::now();
+    lab.kill9(&d1);
+    let (_, t_http) = takeover(
+        &lab,
+        Lb2,
+        VIP4.into(),
+        t0,
+        bound + Duration::from_secs(2),
+        "vmac kill -9",
+    );
+    assert!(t_http <= bound, "HTTP via lb2 after {t_http:?} > {bound:?}");
+    assert_eq!(
+        client_neigh(&lab, "192.0.2.200"),
+        vmac,
+        "the client's neighbour entry kept the virtual MAC"
+    );
+}

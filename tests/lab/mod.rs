@@ -146,6 +146,8 @@ pub struct Vrrp {
     pub unicast_peers: Vec<IpAddr>,
     /// Gratuitous ARPs / unsolicited NAs on becoming master.
     pub garp_repeat: u32,
+    /// Carry the VIPs on a macvlan with the RFC virtual MAC.
+    pub use_vmac: bool,
 }
 
 /// The first VIP of a config, without its prefix length.
@@ -174,6 +176,7 @@ impl Vrrp {
             unicast_source: None,
             unicast_peers: Vec::new(),
             garp_repeat: 5,
+            use_vmac: false,
         }
     }
 
@@ -262,6 +265,9 @@ impl Vrrp {
             let _ = writeln!(s, "    unicast-peer \"{p}\"");
         }
         let _ = writeln!(s, "    garp-repeat {}", self.garp_repeat);
+        if self.use_vmac {
+            let _ = writeln!(s, "    use-vmac #true");
+        }
         let _ = writeln!(s, "}}");
         s
     }
@@ -286,6 +292,9 @@ impl Vrrp {
         if self.is_ipv6() {
             let _ = writeln!(s, "    native_ipv6");
         }
+        if self.use_vmac {
+            let _ = writeln!(s, "    use_vmac");
+        }
         if !self.preempt {
             let _ = writeln!(s, "    nopreempt");
         }
@@ -308,7 +317,12 @@ impl Vrrp {
         }
         let _ = writeln!(s, "    virtual_ipaddress {{");
         for v in &self.vips {
-            let _ = writeln!(s, "        {v} dev {}", self.interface);
+            // With use_vmac keepalived puts VIPs without `dev` on the macvlan.
+            if self.use_vmac {
+                let _ = writeln!(s, "        {v}");
+            } else {
+                let _ = writeln!(s, "        {v} dev {}", self.interface);
+            }
         }
         let _ = writeln!(s, "    }}");
         let _ = writeln!(s, "}}");
