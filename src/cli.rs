@@ -41,8 +41,12 @@ pub enum Command {
         #[arg(short, long, value_name = "PATH", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
-    /// Show the state of the running instances (not implemented yet).
-    Status,
+    /// Show the state of running instances: 0 shown, 3 no daemon running for this config.
+    Status {
+        /// Show only the daemon running this configuration file (default: every daemon).
+        #[arg(short, long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
     /// Print a shell completion script to stdout.
     Completions {
         /// The shell to generate completions for.
@@ -88,16 +92,10 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Check { config } => match load(&config) {
-            Ok(cfg) => {
-                println!("{}: OK: {}", config.display(), cfg.summary());
-                ExitCode::SUCCESS
-            }
+            Ok(cfg) => check_scripts(&config, &cfg),
             Err(code) => code,
         },
-        Command::Status => {
-            eprintln!("vrrp-ha status: not implemented yet");
-            ExitCode::FAILURE
-        }
+        Command::Status { config } => status(config.as_deref()),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(shell, &mut Cli::command(), "vrrp-ha", &mut out);
@@ -106,6 +104,68 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// The rest of `check` once the file is valid: refuse tracked scripts others
+/// could change while we run as root (keepalived's script security).
+fn check_scripts(path: &Path, cfg: &Config) -> ExitCode {
+    let unsafe_scripts = crate::track::check_scripts(cfg);
+    if unsafe_scripts.is_empty() {
+        println!("{}: OK: {}", path.display(), cfg.summary());
+        return ExitCode::SUCCESS;
+    }
+    for (name, err) in &unsafe_scripts {
+        eprintln!("{}: script \"{name}\" refused: {err}", path.display());
+    }
+    ExitCode::FAILURE
+}
+
+/// `vrrp-ha status`: print the state files the running daemons keep.
+fn status(config: Option<&Path>) -> ExitCode {
+    use crate::daemon::status;
+    let files = match config {
+        Some(path) => vec![status::state_file(path)],
+        None => {
+            let dir = status::state_dir();
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "state"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            files
+        }
+    };
+    let mut shown = 0;
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
+        println!("{stem}:");
+        for l in status::parse(&text) {
+            println!(
+                "  {:<16} vrid {:<3} {:<6} priority {:<3} master {}",
+                l.instance,
+                l.vrid,
+                l.state,
+                l.priority,
+                l.master.as_deref().unwrap_or("-")
+            );
+        }
+        shown += 1;
+    }
+    if shown == 0 {
+        eprintln!("vrrp-ha status: no running vrrp-ha daemon found");
+        return ExitCode::from(3);
+    }
+    ExitCode::SUCCESS
 }
 
 /// Loads a config, printing diagnostics and mapping failures to exit codes (1 invalid, 2 unreadable).

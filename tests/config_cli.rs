@@ -208,8 +208,69 @@ fn completions_for_each_shell() {
 }
 
 #[test]
-fn status_is_not_implemented_yet() {
-    let out = run(&["status"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("not implemented yet"));
+fn status_reads_the_state_files_and_exits_3_without_a_daemon() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("VRRP_HA_STATE_DIR", dir.path())
+            .output()
+            .expect("run vrrp-ha")
+    };
+    let out = status(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no running vrrp-ha daemon"));
+    std::fs::write(
+        dir.path().join("VI_1.state"),
+        "instance=VI_1 vrid=51 state=MASTER priority=100 master=192.0.2.201\n",
+    )
+    .expect("write state file");
+    let out = status(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with("VI_1:\n"), "{shown}");
+    assert!(shown.contains("VI_1") && shown.contains("MASTER") && shown.contains("192.0.2.201"));
+    let out = status(&["status", "--config", "/etc/vrrp-ha/VI_1.kdl"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = status(&["status", "--config", "/etc/vrrp-ha/VI_2.kdl"]);
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn check_refuses_a_tracked_script_others_can_change_when_root() {
+    if !nix_is_root() {
+        eprintln!("SKIP: script security only applies when running as root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("chk.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o757)).expect("chmod");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let cfg = dir.path().join("c.kdl");
+    std::fs::write(
+        &cfg,
+        format!(
+            "instance \"VI_1\" {{\n interface \"eth0\"\n vrid 1\n virtual-ip \"192.0.2.200/24\"\n track-script \"chk\"\n}}\nscript \"chk\" {{\n exec \"{}\"\n}}\n",
+            script.display()
+        ),
+    )
+    .expect("write config");
+    let out = run(&["check", "--config", cfg.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("script \"chk\" refused"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = run(&["check", "--config", cfg.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+fn nix_is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }

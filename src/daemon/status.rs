@@ -26,11 +26,16 @@ pub struct InstanceStatus {
     pub master: Option<String>,
 }
 
+/// The directory of the state files: `$VRRP_HA_STATE_DIR` or [`DEFAULT_DIR`].
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("VRRP_HA_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+}
+
 /// Where the state file of the config at `config_path` lives.
 pub fn state_file(config_path: &Path) -> PathBuf {
-    let dir = std::env::var_os("VRRP_HA_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+    let dir = state_dir();
     let stem = config_path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
