@@ -180,3 +180,81 @@ fn daemon_page_documents_cli_signals_and_journal_fields() {
         );
     }
 }
+
+/// The configuration examples in vrrp-ha.kdl(5): the `.nf`/`.fi` blocks that
+/// define an instance, with roff escapes undone.
+fn man_examples() -> Vec<String> {
+    let text = page("man/vrrp-ha.kdl.5").1;
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (line, current.as_mut()) {
+            (".nf", None) => current = Some(String::new()),
+            (".fi", Some(_)) => blocks.extend(current.take()),
+            (_, Some(block)) => {
+                block.push_str(&plain(line).replace("\\e", "\\").replace("\\(dq", "\""));
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    blocks.retain(|b| b.contains("instance \""));
+    blocks
+}
+
+/// The ```kdl blocks of README.md.
+fn readme_examples() -> Vec<String> {
+    let text = page("README.md").1;
+    text.split("```kdl\n")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split_once("\n```")
+                .map(|(block, _)| format!("{block}\n"))
+        })
+        .collect()
+}
+
+#[test]
+fn documented_examples_pass_check() {
+    let examples: Vec<(String, String)> = man_examples()
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("vrrp-ha.kdl(5) example {}", i + 1), b))
+        .chain(
+            readme_examples()
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| (format!("README.md kdl block {}", i + 1), b)),
+        )
+        .collect();
+    assert!(
+        examples.len() >= 3,
+        "expected at least 2 man page examples and 1 README example"
+    );
+    let dir = std::env::temp_dir().join(format!("vrrp-ha-doc-examples-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let mut failures = String::new();
+    for (i, (name, body)) in examples.iter().enumerate() {
+        let file = dir.join(format!("example{i}.kdl"));
+        std::fs::write(&file, body).expect("write example");
+        let out = Command::new(env!("CARGO_BIN_EXE_vrrp-ha"))
+            .arg("check")
+            .arg("--config")
+            .arg(&file)
+            .output()
+            .expect("run vrrp-ha check");
+        if !out.status.success() {
+            failures.push_str(&format!(
+                "{name} ({}):\n{body}\n{}{}\n",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        failures.is_empty(),
+        "documented examples that `vrrp-ha check` rejects:\n{failures}"
+    );
+}
