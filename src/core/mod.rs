@@ -5,4 +5,6 @@
 
 pub mod instance;
 pub mod packet;
+pub mod router;
+pub mod sync_group;
 pub mod time;

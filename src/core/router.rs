@@ -1,0 +1,313 @@
+//! All the instances of one daemon plus their sync groups, driven as one.
+//!
+//! The shell hands every event for an instance to [`Router::handle`]; the
+//! router runs the instance, routes member transitions through their sync
+//! group and feeds the group's commands back to the other members, so the
+//! shell only carries out the outputs, in order.
+
+use std::collections::VecDeque;
+
+use super::instance::{Action, Event, Instance, State};
+use super::sync_group::{GroupTransition, SyncGroup};
+use super::time::Instant;
+
+/// One thing for the shell to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// An action of one instance.
+    Instance {
+        /// Instance name.
+        name: String,
+        /// What to do.
+        action: Action,
+    },
+    /// A sync group changed state (run its hooks once).
+    Group {
+        /// Group name.
+        name: String,
+        /// The change.
+        transition: GroupTransition,
+    },
+}
+
+/// The instances and sync groups of one daemon.
+#[derive(Clone, Debug, Default)]
+pub struct Router {
+    instances: Vec<Instance>,
+    groups: Vec<SyncGroup>,
+}
+
+impl Router {
+    /// A router over `instances` (unique names) and `groups` (members by instance name).
+    pub fn new(instances: Vec<Instance>, groups: Vec<SyncGroup>) -> Router {
+        Router { instances, groups }
+    }
+
+    /// The instance called `name`.
+    pub fn instance(&self, name: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.params().name == name)
+    }
+
+    /// Every instance, in configuration order.
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
+    }
+
+    /// Every sync group.
+    pub fn groups(&self) -> &[SyncGroup] {
+        &self.groups
+    }
+
+    /// Add an instance (a reload added it); it starts on `Event::Startup`.
+    pub fn insert(&mut self, instance: Instance) {
+        self.remove(&instance.params().name.clone());
+        self.instances.push(instance);
+    }
+
+    /// Remove an instance (after its Shutdown); returns it.
+    pub fn remove(&mut self, name: &str) -> Option<Instance> {
+        let at = self
+            .instances
+            .iter()
+            .position(|i| i.params().name == name)?;
+        Some(self.instances.remove(at))
+    }
+
+    /// Replace the sync groups (a reload); group states start afresh.
+    pub fn set_groups(&mut self, groups: Vec<SyncGroup>) {
+        self.groups = groups;
+    }
+
+    /// Feed `event` to instance `name` at `now`; unknown names yield nothing.
+    pub fn handle(&mut self, name: &str, event: Event, now: Instant) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut queue = VecDeque::from([(name.to_string(), event, false)]);
+        while let Some((name, event, forced)) = queue.pop_front() {
+            let Some(instance) = self.instances.iter_mut().find(|i| i.params().name == name) else {
+                continue;
+            };
+            for action in instance.handle(event, now) {
+                if let Action::Transition { to, reason, .. } = &action {
+                    let (to, reason) = (*to, reason.clone());
+                    out.push(Output::Instance {
+                        name: name.clone(),
+                        action,
+                    });
+                    self.route_transition(&name, to, forced, &reason, &mut queue, &mut out);
+                } else {
+                    out.push(Output::Instance {
+                        name: name.clone(),
+                        action,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn route_transition(
+        &mut self,
+        name: &str,
+        to: State,
+        forced: bool,
+        reason: &str,
+        queue: &mut VecDeque<(String, Event, bool)>,
+        out: &mut Vec<Output>,
+    ) {
+        let instances = &self.instances;
+        let state_of = |member: &str| {
+            instances
+                .iter()
+                .find(|i| i.params().name == member)
+                .map_or(State::Initialize, Instance::state)
+        };
+        for group in self.groups.iter_mut().filter(|g| g.contains(name)) {
+            let outcome = group.on_transition(name, to, forced, reason, state_of);
+            // Commands only come from unforced transitions, so this terminates.
+            queue.extend(outcome.commands.into_iter().map(|(m, e)| (m, e, true)));
+            if let Some(transition) = outcome.transition {
+                out.push(Output::Group {
+                    name: group.name().to_string(),
+                    transition,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::instance::{Params, Timer};
+    use crate::core::packet::{Advert, ChecksumForm, Version};
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    fn params(name: &str, vrid: u8) -> Params {
+        Params {
+            name: name.into(),
+            vrid,
+            version: Version::V3,
+            priority: 100,
+            interval_cs: 100,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            accept: true,
+            auth: None,
+            vips: vec![format!("192.0.2.{}", 100 + vrid).parse().unwrap()],
+            primary: "192.0.2.201".parse().unwrap(),
+            unicast_peers: vec![],
+            garp_refresh: Duration::ZERO,
+        }
+    }
+
+    fn router() -> Router {
+        Router::new(
+            vec![
+                Instance::new(params("VI_1", 1)),
+                Instance::new(params("VI_2", 2)),
+                Instance::new(params("VI_3", 3)),
+            ],
+            vec![SyncGroup::new("G1", vec!["VI_1".into(), "VI_2".into()])],
+        )
+    }
+
+    fn state(r: &Router, name: &str) -> State {
+        r.instance(name).map(Instance::state).unwrap()
+    }
+
+    fn groups(out: &[Output]) -> Vec<(State, State)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Group { transition, .. } => Some((transition.from, transition.to)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn start(r: &mut Router) -> Vec<Output> {
+        let mut out = Vec::new();
+        for name in ["VI_1", "VI_2", "VI_3"] {
+            out.extend(r.handle(name, Event::Startup, Instant::ZERO));
+        }
+        out
+    }
+
+    fn higher(vrid: u8) -> Event {
+        Event::Advert {
+            src: "192.0.2.202".parse::<IpAddr>().unwrap(),
+            ttl: 255,
+            checksum: ChecksumForm::PseudoHeader,
+            advert: Advert {
+                version: Version::V3,
+                vrid,
+                priority: 200,
+                interval_cs: 100,
+                auth: None,
+                addrs: vec![format!("192.0.2.{}", 100 + vrid).parse().unwrap()],
+            },
+        }
+    }
+
+    #[test]
+    fn one_member_master_pulls_the_group_to_master_once() {
+        let mut r = router();
+        assert_eq!(
+            groups(&start(&mut r)),
+            vec![(State::Initialize, State::Backup)]
+        );
+        let out = r.handle(
+            "VI_1",
+            Event::Timer(Timer::MasterDown),
+            Instant::from_millis(4000),
+        );
+        assert_eq!(state(&r, "VI_1"), State::Master);
+        assert_eq!(state(&r, "VI_2"), State::Master, "VI_2 follows VI_1");
+        assert_eq!(state(&r, "VI_3"), State::Backup, "VI_3 is in no group");
+        assert_eq!(groups(&out), vec![(State::Backup, State::Master)]);
+        let vi2_reason = out.iter().find_map(|o| match o {
+            Output::Instance {
+                name,
+                action: Action::Transition { reason, .. },
+            } if name == "VI_2" => Some(reason.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            vi2_reason.as_deref(),
+            Some("sync group G1: VI_1 became MASTER")
+        );
+        // The VIPs of the forced member move too.
+        assert!(out.contains(&Output::Instance {
+            name: "VI_2".into(),
+            action: Action::AddVips
+        }));
+    }
+
+    #[test]
+    fn one_member_backup_pushes_the_group_to_backup() {
+        let mut r = router();
+        start(&mut r);
+        r.handle(
+            "VI_1",
+            Event::Timer(Timer::MasterDown),
+            Instant::from_millis(4000),
+        );
+        let out = r.handle("VI_2", higher(2), Instant::from_millis(4100));
+        assert_eq!(state(&r, "VI_2"), State::Backup);
+        assert_eq!(state(&r, "VI_1"), State::Backup, "VI_1 follows VI_2");
+        assert_eq!(groups(&out), vec![(State::Master, State::Backup)]);
+        assert!(out.contains(&Output::Instance {
+            name: "VI_1".into(),
+            action: Action::RemoveVips
+        }));
+    }
+
+    #[test]
+    fn fault_holds_the_group_until_the_faulty_member_recovers() {
+        let mut r = router();
+        start(&mut r);
+        r.handle(
+            "VI_1",
+            Event::Timer(Timer::MasterDown),
+            Instant::from_millis(4000),
+        );
+        let out = r.handle("VI_1", Event::LinkDown, Instant::from_millis(4100));
+        assert_eq!(state(&r, "VI_1"), State::Fault);
+        assert_eq!(state(&r, "VI_2"), State::Fault, "VI_2 follows into FAULT");
+        assert_eq!(groups(&out), vec![(State::Master, State::Fault)]);
+        // VI_2's own link events do not release it while VI_1 is faulty.
+        r.handle("VI_2", Event::LinkDown, Instant::from_millis(4200));
+        let out = r.handle("VI_2", Event::LinkUp, Instant::from_millis(4300));
+        assert!(groups(&out).is_empty());
+        assert_eq!(state(&r, "VI_2"), State::Fault);
+        let out = r.handle("VI_1", Event::LinkUp, Instant::from_millis(5000));
+        assert_eq!(state(&r, "VI_1"), State::Backup);
+        assert_eq!(state(&r, "VI_2"), State::Backup, "released by the group");
+        assert_eq!(groups(&out), vec![(State::Fault, State::Backup)]);
+    }
+
+    #[test]
+    fn two_faulty_members_release_only_when_both_recover() {
+        let mut r = router();
+        start(&mut r);
+        r.handle("VI_1", Event::LinkDown, Instant::from_millis(100));
+        // VI_2 is already in Fault by command; its own link failure adds a cause.
+        r.handle(
+            "VI_2",
+            Event::Track {
+                delta: 0,
+                fault: true,
+            },
+            Instant::from_millis(150),
+        );
+        r.handle("VI_1", Event::LinkUp, Instant::from_millis(200));
+        assert_eq!(state(&r, "VI_1"), State::Backup);
+        assert_eq!(state(&r, "VI_2"), State::Fault, "its own track still fails");
+    }
+
+    #[test]
+    fn events_for_unknown_instances_are_ignored() {
+        let mut r = router();
+        assert!(r.handle("nope", Event::Startup, Instant::ZERO).is_empty());
+    }
+}
