@@ -1,8 +1,184 @@
 //! The command line: `run`, `check`, `status`, `completions`.
+//!
+//! Exit codes: 0 success, 1 invalid configuration (or a failed daemon), 2 usage errors and
+//! unreadable files (clap's own usage errors also exit 2).
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config, LoadError};
+
+/// Where `run` and `check` look without `--config` (`vrrp-ha.service`'s file).
+pub const DEFAULT_CONFIG: &str = "/etc/vrrp-ha/vrrp-ha.kdl";
+
+/// VRRP (RFC 3768 / RFC 9568) high-availability daemon, configured in KDL.
+#[derive(Debug, Parser)]
+#[command(name = "vrrp-ha", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log verbosity.
+    #[arg(long, global = true, value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground (systemd style, no forking).
+    Run {
+        /// Configuration file.
+        #[arg(short, long, value_name = "PATH", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and exit: 0 valid, 1 invalid, 2 unreadable.
+    Check {
+        /// Configuration file.
+        #[arg(short, long, value_name = "PATH", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Show the state of running instances: 0 shown, 3 no daemon running for this config.
+    Status {
+        /// Show only the daemon running this configuration file (default: every daemon).
+        #[arg(short, long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Print a shell completion script to stdout.
+    Completions {
+        /// The shell to generate completions for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `--log-level` values.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// Normal operation: state changes, actions.
+    Info,
+    /// Details for troubleshooting.
+    Debug,
+    /// Everything, including each packet.
+    Trace,
+}
+
+impl From<LogLevel> for tracing::Level {
+    fn from(l: LogLevel) -> Self {
+        match l {
+            LogLevel::Error => tracing::Level::ERROR,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Trace => tracing::Level::TRACE,
+        }
+    }
+}
 
 /// Entry point of the `vrrp-ha` binary.
 pub fn main() -> ExitCode {
+    // parse() prints help/version (exit 0) and usage errors (exit 2) itself.
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => match load(&config) {
+            Ok(cfg) => crate::daemon::run(config, cfg, cli.log_level.into()),
+            Err(code) => code,
+        },
+        Command::Check { config } => match load(&config) {
+            Ok(cfg) => check_scripts(&config, &cfg),
+            Err(code) => code,
+        },
+        Command::Status { config } => status(config.as_deref()),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "vrrp-ha", &mut out);
+            // A closed pipe (`| head`) is not worth a panic.
+            let _ = out.flush();
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// The rest of `check` once the file is valid: refuse tracked scripts others
+/// could change while we run as root (keepalived's script security).
+fn check_scripts(path: &Path, cfg: &Config) -> ExitCode {
+    let unsafe_scripts = crate::track::check_scripts(cfg);
+    if unsafe_scripts.is_empty() {
+        println!("{}: OK: {}", path.display(), cfg.summary());
+        return ExitCode::SUCCESS;
+    }
+    for (name, err) in &unsafe_scripts {
+        eprintln!("{}: script \"{name}\" refused: {err}", path.display());
+    }
+    ExitCode::FAILURE
+}
+
+/// `vrrp-ha status`: print the state files the running daemons keep.
+fn status(config: Option<&Path>) -> ExitCode {
+    use crate::daemon::status;
+    let files = match config {
+        Some(path) => vec![status::state_file(path)],
+        None => {
+            let dir = status::state_dir();
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "state"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            files
+        }
+    };
+    let mut shown = 0;
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
+        println!("{stem}:");
+        for l in status::parse(&text) {
+            println!(
+                "  {:<16} vrid {:<3} {:<6} priority {:<3} master {}",
+                l.instance,
+                l.vrid,
+                l.state,
+                l.priority,
+                l.master.as_deref().unwrap_or("-")
+            );
+        }
+        shown += 1;
+    }
+    if shown == 0 {
+        eprintln!("vrrp-ha status: no running vrrp-ha daemon found");
+        return ExitCode::from(3);
+    }
     ExitCode::SUCCESS
+}
+
+/// Loads a config, printing diagnostics and mapping failures to exit codes (1 invalid, 2 unreadable).
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    match config::load(path) {
+        Ok(cfg) => Ok(cfg),
+        Err(LoadError::Io { path, source }) => {
+            eprintln!("vrrp-ha: cannot read {}: {source}", path.display());
+            Err(ExitCode::from(2))
+        }
+        Err(LoadError::Invalid(err)) => {
+            eprint!("{}", err.render());
+            Err(ExitCode::FAILURE)
+        }
+    }
 }

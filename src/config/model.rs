@@ -76,6 +76,25 @@ impl Instance {
     pub fn is_ipv6(&self) -> bool {
         self.virtual_ips.first().is_some_and(|v| v.addr.is_ipv6())
     }
+
+    /// The VRRPv2 PASS authentication field: the password zero-padded to 8 bytes; `None`
+    /// without `authentication` or for VRRPv3 (validation guarantees <= 8 bytes).
+    pub fn auth_bytes(&self) -> Option<[u8; 8]> {
+        if self.version != Version::V2 {
+            return None;
+        }
+        let pass = self.authentication.as_ref()?.as_bytes();
+        let mut out = [0u8; 8];
+        let n = pass.len().min(8);
+        out[..n].copy_from_slice(&pass[..n]);
+        Some(out)
+    }
+
+    /// `advert-interval` in centiseconds, as VRRPv3 carries it (saturating; validation keeps
+    /// v3 intervals within 1..=4095 and v2 within 100..=25500).
+    pub fn interval_cs(&self) -> u16 {
+        u16::try_from(self.advert_interval.as_millis() / 10).unwrap_or(u16::MAX)
+    }
 }
 
 /// One `virtual-ip "ADDR/PREFIX" dev=".." label=".."`.

@@ -1,1 +1,68 @@
 //! The daemon: a tokio event loop driving the pure core and carrying out its actions.
+//!
+//! All protocol decisions live in [`crate::core`]; this module only translates
+//! between the world (sockets, rtnetlink, signals, the clock) and core events
+//! and actions.
+
+mod event_loop;
+mod reload;
+mod setup;
+pub mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::net::NetError;
+
+pub use setup::params_for;
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The network side failed while setting up.
+    #[error("{0}")]
+    Net(#[from] NetError),
+    /// An instance cannot be started as configured on this host.
+    #[error("instance {instance:?}: {problem}")]
+    Instance {
+        /// Instance name.
+        instance: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A tracked script would run as root but others can change it.
+    #[error("refusing to start: {0}")]
+    InsecureScripts(String),
+    /// Signal handlers could not be installed.
+    #[error("install signal handler: {0}")]
+    Signal(std::io::Error),
+}
+
+/// Set up logging at `level`: the journal under systemd, stderr otherwise
+/// (see [`crate::logging::init`]); a subscriber already installed is kept.
+pub fn init_logging(level: tracing::Level) {
+    let _sink = crate::logging::init(level);
+}
+
+/// Run the daemon for `config` (read from `config_path`) until SIGTERM / SIGINT.
+pub fn run(config_path: PathBuf, config: Config, log_level: tracing::Level) -> ExitCode {
+    init_logging(log_level);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(event_loop::run(config_path, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The state file `vrrp-ha status` reads: one line per instance, rewritten on every transition.
+//!
+//! Format (one line each, space separated `key=value`, values without spaces):
+//! `instance=VI_1 vrid=51 state=MASTER priority=100 master=192.0.2.1`
+//! (`master=-` when unknown). The file is `<dir>/<config stem>.state`, where `<dir>`
+//! is `$VRRP_HA_STATE_DIR` or `/run/vrrp-ha`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Default directory of the state files.
+pub const DEFAULT_DIR: &str = "/run/vrrp-ha";
+
+/// One instance's line in the state file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceStatus {
+    /// Instance name.
+    pub instance: String,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// State name (MASTER, BACKUP, FAULT, INIT).
+    pub state: String,
+    /// Effective priority.
+    pub priority: u8,
+    /// Current master's address, when known.
+    pub master: Option<String>,
+}
+
+/// The directory of the state files: `$VRRP_HA_STATE_DIR` or [`DEFAULT_DIR`].
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("VRRP_HA_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+}
+
+/// Where the state file of the config at `config_path` lives.
+pub fn state_file(config_path: &Path) -> PathBuf {
+    let dir = state_dir();
+    let stem = config_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "vrrp-ha".into());
+    dir.join(format!("{stem}.state"))
+}
+
+/// Render the state file's content.
+pub fn render(lines: &[InstanceStatus]) -> String {
+    let mut out = String::new();
+    for l in lines {
+        out.push_str(&format!(
+            "instance={} vrid={} state={} priority={} master={}\n",
+            l.instance,
+            l.vrid,
+            l.state,
+            l.priority,
+            l.master.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+/// Parse a state file's content (lines that do not parse are skipped).
+pub fn parse(text: &str) -> Vec<InstanceStatus> {
+    text.lines()
+        .filter_map(|line| {
+            let mut inst = None;
+            let mut vrid = None;
+            let mut state = None;
+            let mut prio = None;
+            let mut master = None;
+            for kv in line.split_whitespace() {
+                let (k, v) = kv.split_once('=')?;
+                match k {
+                    "instance" => inst = Some(v.to_string()),
+                    "vrid" => vrid = v.parse().ok(),
+                    "state" => state = Some(v.to_string()),
+                    "priority" => prio = v.parse().ok(),
+                    "master" => master = (v != "-").then(|| v.to_string()),
+                    _ => {}
+                }
+            }
+            Some(InstanceStatus {
+                instance: inst?,
+                vrid: vrid?,
+                state: state?,
+                priority: prio?,
+                master,
+            })
+        })
+        .collect()
+}
+
+/// Write the state file atomically (temp file + rename), creating its directory.
+pub fn write(path: &Path, lines: &[InstanceStatus]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("state.tmp");
+    std::fs::write(&tmp, render(lines))?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let lines = vec![
+            InstanceStatus {
+                instance: "VI_1".into(),
+                vrid: 51,
+                state: "MASTER".into(),
+                priority: 100,
+                master: Some("192.0.2.1".into()),
+            },
+            InstanceStatus {
+                instance: "VI_6".into(),
+                vrid: 52,
+                state: "BACKUP".into(),
+                priority: 90,
+                master: None,
+            },
+        ];
+        let text = render(&lines);
+        assert!(
+            text.starts_with("instance=VI_1 vrid=51 state=MASTER priority=100 master=192.0.2.1\n")
+        );
+        assert_eq!(parse(&text), lines);
+    }
+}

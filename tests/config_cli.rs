@@ -1,0 +1,276 @@
+//! The `vrrp-ha` binary's command line: exit codes 0/1/2, the `check` summary and
+//! diagnostics, `--version`, `completions`, and `check` on every file in `examples/`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vrrp-ha");
+
+/// Runs the binary from the package root so relative paths in output are stable.
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run vrrp-ha")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_every_example() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("list examples")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".kdl"))
+        .collect();
+    names.sort();
+    for wanted in [
+        "nginx-master.kdl",
+        "nginx-backup.kdl",
+        "unicast.kdl",
+        "ipv6.kdl",
+        "full.kdl",
+    ] {
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "examples/{wanted} is missing"
+        );
+    }
+    for name in names {
+        let path = format!("examples/{name}");
+        let out = run(&["check", "--config", &path]);
+        assert_eq!(out.status.code(), Some(0), "{path}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.starts_with(&format!("{path}: OK: ")), "{stdout}");
+        assert_eq!(stdout.lines().count(), 1, "one summary line: {stdout}");
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn check_summary_counts() {
+    let out = run(&["check", "-c", "examples/full.kdl"]);
+    assert_eq!(
+        text(&out.stdout),
+        "examples/full.kdl: OK: 2 instances, 1 script, 3 virtual IPs\n"
+    );
+    let out = run(&["check", "-c", "examples/nginx-master.kdl"]);
+    assert_eq!(
+        text(&out.stdout),
+        "examples/nginx-master.kdl: OK: 1 instance, 1 script, 1 virtual IP\n"
+    );
+}
+
+#[test]
+fn check_invalid_exits_1_with_the_snapshot_diagnostic() {
+    let path = "tests/configs/invalid/vrid-zero.kdl";
+    let out = run(&["check", "--config", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let expected = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/invalid/vrid-zero.stderr"),
+    )
+    .expect("snapshot");
+    assert_eq!(
+        text(&out.stderr),
+        expected,
+        "stderr is not a tty: no colours, same as the snapshot"
+    );
+}
+
+#[test]
+fn check_reports_every_error() {
+    let out = run(&["check", "--config", "tests/configs/three-errors.kdl"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("3 errors"), "{stderr}");
+    assert_eq!(stderr.matches("help:").count(), 3, "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no ANSI colours when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn unreadable_file_exits_2() {
+    let out = run(&["check", "--config", "tests/configs/does-not-exist.kdl"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot read tests/configs/does-not-exist.kdl"),
+        "{stderr}"
+    );
+    // A directory is unreadable as a file, too.
+    let out = run(&["check", "--config", "tests"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["frobnicate"][..],
+        &[][..],
+        &["check", "--no-such-flag"][..],
+        &["check", "--config"][..],
+        &["--log-level", "loud", "status"][..],
+        &["completions", "tcsh"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn run_with_an_invalid_config_exits_1() {
+    let out = run(&["run", "--config", "tests/configs/invalid/vrid-zero.kdl"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("`vrid` 0 is out of range"));
+    let out = run(&["run", "--config", "tests/configs/does-not-exist.kdl"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn default_config_path_is_documented() {
+    let out = run(&["check", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("/etc/vrrp-ha/vrrp-ha.kdl"));
+    let out = run(&["run", "--help"]);
+    assert!(text(&out.stdout).contains("/etc/vrrp-ha/vrrp-ha.kdl"));
+}
+
+#[test]
+fn version_and_help() {
+    let out = run(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("vrrp-ha {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = run(&["check", "--version"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "--version works on subcommands too"
+    );
+    for sub in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["check", "--help"],
+        &["status", "--help"],
+        &["completions", "--help"],
+    ] {
+        let out = run(sub);
+        assert_eq!(out.status.code(), Some(0), "{sub:?}");
+        assert!(text(&out.stdout).contains("Usage:"), "{sub:?}");
+    }
+    let help = text(&run(&["--help"]).stdout);
+    for word in ["run", "check", "status", "completions", "--log-level"] {
+        assert!(help.contains(word), "--help lacks {word}");
+    }
+}
+
+#[test]
+fn log_level_is_global() {
+    for level in ["error", "warn", "info", "debug", "trace"] {
+        let out = run(&["check", "--log-level", level, "-c", "examples/unicast.kdl"]);
+        assert_eq!(out.status.code(), Some(0), "{level}");
+        let out = run(&["--log-level", level, "check", "-c", "examples/unicast.kdl"]);
+        assert_eq!(out.status.code(), Some(0), "{level}");
+    }
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("vrrp-ha") || script.contains("vrrp_ha"),
+            "{shell}"
+        );
+        assert!(
+            script.contains("check"),
+            "{shell} completion lacks subcommands"
+        );
+    }
+}
+
+#[test]
+fn status_reads_the_state_files_and_exits_3_without_a_daemon() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("VRRP_HA_STATE_DIR", dir.path())
+            .output()
+            .expect("run vrrp-ha")
+    };
+    let out = status(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no running vrrp-ha daemon"));
+    std::fs::write(
+        dir.path().join("VI_1.state"),
+        "instance=VI_1 vrid=51 state=MASTER priority=100 master=192.0.2.201\n",
+    )
+    .expect("write state file");
+    let out = status(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with("VI_1:\n"), "{shown}");
+    assert!(shown.contains("VI_1") && shown.contains("MASTER") && shown.contains("192.0.2.201"));
+    let out = status(&["status", "--config", "/etc/vrrp-ha/VI_1.kdl"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = status(&["status", "--config", "/etc/vrrp-ha/VI_2.kdl"]);
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn check_refuses_a_tracked_script_others_can_change_when_root() {
+    if !nix_is_root() {
+        eprintln!("SKIP: script security only applies when running as root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("chk.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o757)).expect("chmod");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let cfg = dir.path().join("c.kdl");
+    std::fs::write(
+        &cfg,
+        format!(
+            "instance \"VI_1\" {{\n interface \"eth0\"\n vrid 1\n virtual-ip \"192.0.2.200/24\"\n track-script \"chk\"\n}}\nscript \"chk\" {{\n exec \"{}\"\n}}\n",
+            script.display()
+        ),
+    )
+    .expect("write config");
+    let out = run(&["check", "--config", cfg.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("script \"chk\" refused"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = run(&["check", "--config", cfg.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+fn nix_is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}

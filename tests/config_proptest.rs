@@ -1,0 +1,144 @@
+//! No input may panic the config parser: arbitrary strings, arbitrary bytes, and
+//! near-valid documents built from the language's own tokens (which reach the validator).
+//! 256 cases per property keeps this test in seconds on a loaded 2-core machine.
+
+use proptest::prelude::*;
+use vrrp_ha::config;
+
+/// Tokens of the config language and of KDL, so generated documents often parse as KDL
+/// and exercise the validation and rendering paths, not just the KDL lexer.
+const TOKENS: &[&str] = &[
+    "instance",
+    "script",
+    "sync-group",
+    "router-id",
+    "interface",
+    "vrid",
+    "priority",
+    "version",
+    "advert-interval",
+    "preempt",
+    "preempt-delay",
+    "accept",
+    "authentication",
+    "virtual-ip",
+    "unicast-source",
+    "unicast-peer",
+    "track-interface",
+    "track-script",
+    "track-file",
+    "garp-repeat",
+    "garp-refresh",
+    "use-vmac",
+    "v3-checksum",
+    "notify",
+    "on-master",
+    "on-stop",
+    "exec",
+    "reload",
+    "interval",
+    "timeout",
+    "rise",
+    "fall",
+    "weight",
+    "user",
+    "instances",
+    "\"VI_1\"",
+    "\"eth0\"",
+    "\"192.0.2.1/24\"",
+    "\"2001:db8::1/64\"",
+    "\"192.0.2.300\"",
+    "\"1s\"",
+    "\"10ms\"",
+    "\"1.5s\"",
+    "\"-1s\"",
+    "\"99999999999999999999h\"",
+    "\"nginx\"",
+    "\"nginx.service\"",
+    "\"/bin/true\"",
+    "\"\"",
+    "\"é\u{1F600}\"",
+    "0",
+    "1",
+    "2",
+    "3",
+    "51",
+    "255",
+    "256",
+    "-1",
+    "1.5",
+    "1e400",
+    "-0.0",
+    "0x7fffffffffffffffffffffffffffffff",
+    "#true",
+    "#false",
+    "#null",
+    "#inf",
+    "#nan",
+    "weight=",
+    "dev=",
+    "label=",
+    "=",
+    "{",
+    "}",
+    ";",
+    "\n",
+    " ",
+    "(u8)",
+    "//",
+    "/-",
+    "/*",
+    "*/",
+    "\\",
+    "\"\"\"",
+    "#\"",
+    "\"#",
+];
+
+fn render_all(src: &str) {
+    if let Err(e) = config::parse_str(src, "fuzz.kdl") {
+        assert!(
+            !e.problems().is_empty(),
+            "an error without problems for {src:?}"
+        );
+        let _ = e.render_plain();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_strings_never_panic(src in any::<String>()) {
+        render_all(&src);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        render_all(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn token_soup_never_panics(tokens in proptest::collection::vec(proptest::sample::select(TOKENS), 0..80)) {
+        render_all(&tokens.join(" "));
+    }
+
+    #[test]
+    fn mutated_examples_never_panic(
+        which in 0usize..3,
+        cut in any::<prop::sample::Index>(),
+        insert in proptest::sample::select(TOKENS),
+    ) {
+        let examples = [
+            include_str!("../examples/full.kdl"),
+            include_str!("../examples/nginx-master.kdl"),
+            include_str!("../tests/configs/valid/tracking.kdl"),
+        ];
+        let src = examples[which];
+        let mut at = cut.index(src.len() + 1);
+        while !src.is_char_boundary(at) {
+            at -= 1;
+        }
+        render_all(&format!("{}{insert}{}", &src[..at], &src[at..]));
+    }
+}

@@ -1,0 +1,365 @@
+//! Smoke test of `vrrp-ha run` on real Linux networking: two daemons in two network
+//! namespaces joined by a veth pair (192.0.2.0/24). Needs root and iproute2.
+//!
+//! Checks: the priority-100 node becomes Master and holds the VIP, the other does not;
+//! SIGTERM on the Master moves the VIP to the backup within Skew_Time plus a margin,
+//! and the stopped daemon exits 0 having removed its VIP. SIGHUP: an invalid config
+//! is kept out, a lowered priority hands the VIP over.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const VIP: &str = "192.0.2.200";
+
+/// Skip (or fail under CI) when the test cannot run here.
+fn prerequisites() -> Result<(), String> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Err("needs root (network namespaces, raw sockets)".into());
+    }
+    let ip = Command::new("ip").arg("-V").output();
+    if !ip.is_ok_and(|o| o.status.success()) {
+        return Err("needs iproute2's `ip`".into());
+    }
+    Ok(())
+}
+
+fn skip_or_fail(reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("daemon_smoke cannot run under CI: {reason}");
+    }
+    eprintln!("SKIP daemon_smoke: {reason}");
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("run {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Namespaces, daemons and a scratch directory, all removed on drop (also on failure).
+struct Lab {
+    ns: Vec<String>,
+    children: Vec<(String, Child)>,
+    dir: PathBuf,
+}
+
+impl Lab {
+    fn new(prefix: &str) -> Lab {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch dir");
+        Lab {
+            ns: Vec::new(),
+            children: Vec::new(),
+            dir,
+        }
+    }
+
+    fn log(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    fn write_config(&self, name: &str, config: &str) -> PathBuf {
+        let cfg = self.dir.join(format!("{name}.kdl"));
+        fs::write(&cfg, config).expect("write config");
+        cfg
+    }
+
+    fn start(&mut self, name: &str, ns: &str, config: &str) {
+        let cfg = self.write_config(name, config);
+        let log = fs::File::create(self.dir.join(format!("{name}.log"))).expect("log file");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                env!("CARGO_BIN_EXE_vrrp-ha"),
+                "run",
+                "-c",
+            ])
+            .arg(&cfg)
+            .env("VRRP_HA_STATE_DIR", self.dir.join("state"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn vrrp-ha");
+        self.children.push((name.to_string(), child));
+    }
+
+    fn signal(&self, name: &str, sig: nix::sys::signal::Signal) {
+        let (_, child) = self
+            .children
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("known daemon");
+        // `ip netns exec` execs the daemon, so this PID is the daemon's.
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, sig).expect("signal daemon");
+    }
+
+    fn wait_exit(&mut self, name: &str, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        let (_, child) = self
+            .children
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .expect("known daemon");
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            for (name, _) in &self.children {
+                eprintln!("----- {name} log -----\n{}", self.log(name));
+            }
+        }
+        for ns in &self.ns {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn has_vip(ns: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", ns, "-o", "addr", "show"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {VIP}/")))
+        .unwrap_or(false)
+}
+
+/// Poll `cond` until it holds or `within` passes; returns the time it took.
+fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= within {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn config(iface: &str, priority: u8) -> String {
+    format!(
+        "instance \"VI_1\" {{\n    interface \"{iface}\"\n    vrid 51\n    priority {priority}\n    \
+         advert-interval \"100ms\"\n    virtual-ip \"{VIP}/24\"\n}}\n"
+    )
+}
+
+fn setup(lab: &mut Lab, a: &str, b: &str) {
+    for ns in [a, b] {
+        sh(&["ip", "netns", "add", ns]);
+        lab.ns.push(ns.to_string());
+        sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+    }
+    sh(&[
+        "ip", "-n", a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", b,
+    ]);
+    for (ns, addr) in [(a, "192.0.2.1/24"), (b, "192.0.2.2/24")] {
+        sh(&["ip", "-n", ns, "addr", "add", addr, "dev", "eth0"]);
+        sh(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
+    }
+}
+
+#[test]
+fn two_daemons_elect_one_master_and_fail_over_on_sigterm() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhsmA{pid}"), format!("vhsmB{pid}"));
+    let mut lab = Lab::new("vhsmoke");
+    setup(&mut lab, &a, &b);
+
+    lab.start("lb1", &a, &config("eth0", 100));
+    lab.start("lb2", &b, &config("eth0", 90));
+
+    // Master_Down_Interval is 365 ms here; 5 s leaves room for a loaded CI machine.
+    let took = wait_for(Duration::from_secs(5), || has_vip(&a));
+    assert!(took.is_some(), "lb1 never became Master");
+    // Let an election settle: both have heard each other for several adverts.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(has_vip(&a), "lb1 lost the VIP");
+    assert!(!has_vip(&b), "lb2 holds the VIP too (split brain)");
+    let state = fs::read_to_string(lab.dir.join("state/lb1.state")).unwrap_or_default();
+    assert!(state.contains("state=MASTER"), "lb1 state file: {state:?}");
+
+    lab.signal("lb1", nix::sys::signal::Signal::SIGTERM);
+    // Priority 0 lets lb2 take over after Skew_Time (65 ms), well before
+    // Master_Down_Interval (365 ms); allow for scheduling but stay below the latter + slack.
+    let took = wait_for(Duration::from_secs(2), || has_vip(&b)).expect("lb2 never took over");
+    eprintln!("failover after SIGTERM: {took:?}");
+    assert!(
+        took < Duration::from_millis(350),
+        "took {took:?}: priority 0 not honoured?"
+    );
+    assert_eq!(
+        lab.wait_exit("lb1", Duration::from_secs(3)),
+        Some(0),
+        "lb1 exit status"
+    );
+    assert!(!has_vip(&a), "lb1 left its VIP behind");
+}
+
+#[test]
+fn sighup_keeps_invalid_config_out_and_applies_priority() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhrlA{pid}"), format!("vhrlB{pid}"));
+    let mut lab = Lab::new("vhreload");
+    setup(&mut lab, &a, &b);
+    lab.start("lb1", &a, &config("eth0", 100));
+    lab.start("lb2", &b, &config("eth0", 90));
+    assert!(
+        wait_for(Duration::from_secs(5), || has_vip(&a)).is_some(),
+        "lb1 never became Master"
+    );
+
+    lab.write_config("lb1", "instance \"VI_1\" { bogus 1 }\n");
+    lab.signal("lb1", nix::sys::signal::Signal::SIGHUP);
+    let rejected = wait_for(Duration::from_secs(3), || {
+        lab.log("lb1").contains("keeping the running one")
+    });
+    assert!(rejected.is_some(), "invalid config not reported");
+    assert!(
+        has_vip(&a) && !has_vip(&b),
+        "an invalid reload moved the VIP"
+    );
+
+    lab.write_config("lb1", &config("eth0", 50));
+    lab.signal("lb1", nix::sys::signal::Signal::SIGHUP);
+    // lb1 advertises 50 at once; lb2 (90, preempt) takes over after Master_Down_Interval.
+    let took = wait_for(Duration::from_secs(3), || has_vip(&b) && !has_vip(&a));
+    assert!(took.is_some(), "lowered priority did not hand the VIP over");
+}
+
+fn has_addr(ns: &str, addr: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", ns, "-o", "addr", "show"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {addr}/")))
+        .unwrap_or(false)
+}
+
+fn group_config(iface: &str, priority: u8, fault_file: Option<&Path>) -> String {
+    let track = fault_file
+        .map(|p| format!("    track-file \"{}\" weight=0\n", p.display()))
+        .unwrap_or_default();
+    format!(
+        "instance \"VI_1\" {{\n    interface \"{iface}\"\n    vrid 51\n    priority {priority}\n    \
+         advert-interval \"100ms\"\n    virtual-ip \"192.0.2.200/24\"\n}}\n\
+         instance \"VI_2\" {{\n    interface \"{iface}\"\n    vrid 52\n    priority {priority}\n    \
+         advert-interval \"100ms\"\n    virtual-ip \"192.0.2.201/24\"\n{track}}}\n\
+         sync-group \"G1\" {{\n    instances \"VI_1\" \"VI_2\"\n}}\n"
+    )
+}
+
+#[test]
+fn sync_group_member_fault_moves_the_whole_group() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhsgA{pid}"), format!("vhsgB{pid}"));
+    let mut lab = Lab::new("vhsync");
+    setup(&mut lab, &a, &b);
+    let fault = lab.dir.join("fault");
+    fs::write(&fault, "0\n").expect("write track file");
+    lab.start("lb1", &a, &group_config("eth0", 100, Some(&fault)));
+    lab.start("lb2", &b, &group_config("eth0", 90, None));
+    let both = |ns: &str| has_addr(ns, "192.0.2.200") && has_addr(ns, "192.0.2.201");
+    assert!(
+        wait_for(Duration::from_secs(5), || both(&a)).is_some(),
+        "lb1 never became Master of both"
+    );
+
+    // VI_2 alone faults (weight-0 track file); the group takes VI_1 down with it.
+    fs::write(&fault, "1\n").expect("write track file");
+    let moved = wait_for(Duration::from_secs(3), || both(&b) && !has_vip(&a));
+    assert!(moved.is_some(), "the group did not move as one");
+
+    fs::write(&fault, "0\n").expect("write track file");
+    let back = wait_for(Duration::from_secs(3), || both(&a) && !has_vip(&b));
+    assert!(back.is_some(), "the group did not come back");
+}
+
+fn link_exists(ns: &str, name: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", ns, "link", "show", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn use_vmac_carries_the_vip_and_is_removed_on_exit() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhvmA{pid}"), format!("vhvmB{pid}"));
+    let mut lab = Lab::new("vhvmac");
+    setup(&mut lab, &a, &b);
+    let cfg = config("eth0", 100).replace(
+        "    advert-interval",
+        "    use-vmac #true\n    advert-interval",
+    );
+    lab.start("lb1", &a, &cfg);
+    let on_vmac = || {
+        Command::new("ip")
+            .args(["-n", &a, "-o", "addr", "show", "dev", "vrrp.51"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {VIP}/")))
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), on_vmac).is_some(),
+        "the VIP never appeared on vrrp.51"
+    );
+    let link = Command::new("ip")
+        .args(["-n", &a, "-o", "link", "show", "vrrp.51"])
+        .output()
+        .expect("ip link");
+    assert!(
+        String::from_utf8_lossy(&link.stdout).contains("00:00:5e:00:01:33"),
+        "vrrp.51 lacks the virtual MAC: {}",
+        String::from_utf8_lossy(&link.stdout)
+    );
+    lab.signal("lb1", nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(
+        lab.wait_exit("lb1", Duration::from_secs(3)),
+        Some(0),
+        "lb1 exit status"
+    );
+    assert!(!link_exists(&a, "vrrp.51"), "vrrp.51 left behind");
+}
