@@ -87,18 +87,16 @@ impl Router {
                 continue;
             };
             for action in instance.handle(event, now) {
-                if let Action::Transition { to, reason, .. } = &action {
-                    let (to, reason) = (*to, reason.clone());
-                    out.push(Output::Instance {
-                        name: name.clone(),
-                        action,
-                    });
+                let transition = match &action {
+                    Action::Transition { to, reason, .. } => Some((*to, reason.clone())),
+                    _ => None,
+                };
+                out.push(Output::Instance {
+                    name: name.clone(),
+                    action,
+                });
+                if let Some((to, reason)) = transition {
                     self.route_transition(&name, to, forced, &reason, &mut queue, &mut out);
-                } else {
-                    out.push(Output::Instance {
-                        name: name.clone(),
-                        action,
-                    });
                 }
             }
         }

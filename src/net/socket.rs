@@ -112,6 +112,26 @@ fn setsockopt_int(
     }
 }
 
+/// What every IPv4 VRRP sender needs: TTL 255 (RFC 3768 / RFC 9568 section 5.1.1.3),
+/// the internetwork-control TOS keepalived uses, no loopback of our own adverts, and
+/// multicast out of the right interface.
+fn set_v4_send_options(
+    sock: &Socket,
+    ifindex: u32,
+    ctx: &dyn Fn(&str) -> String,
+) -> Result<(), NetError> {
+    sock.set_multicast_ttl_v4(255)
+        .map_err(|e| NetError::io(ctx("IP_MULTICAST_TTL"), e))?;
+    sock.set_ttl_v4(255)
+        .map_err(|e| NetError::io(ctx("IP_TTL"), e))?;
+    sock.set_tos_v4(TOS_INTERNETWORK_CONTROL)
+        .map_err(|e| NetError::io(ctx("IP_TOS"), e))?;
+    sock.set_multicast_loop_v4(false)
+        .map_err(|e| NetError::io(ctx("IP_MULTICAST_LOOP"), e))?;
+    set_multicast_if_index_v4(sock.as_raw_fd(), ifindex)
+        .map_err(|e| NetError::io(ctx("IP_MULTICAST_IF"), e))
+}
+
 impl VrrpSocket {
     /// Open the IPv4 VRRP socket on `ifname` (index `ifindex`) and join 224.0.0.18.
     pub fn open_v4(ifname: &str, ifindex: u32) -> Result<VrrpSocket, NetError> {
@@ -122,16 +142,7 @@ impl VrrpSocket {
             .map_err(|e| NetError::io(ctx("SO_BINDTODEVICE"), e))?;
         sock.join_multicast_v4_n(&MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))
             .map_err(|e| NetError::io(ctx("join 224.0.0.18"), e))?;
-        sock.set_multicast_ttl_v4(255)
-            .map_err(|e| NetError::io(ctx("IP_MULTICAST_TTL"), e))?;
-        sock.set_ttl_v4(255)
-            .map_err(|e| NetError::io(ctx("IP_TTL"), e))?;
-        sock.set_tos_v4(TOS_INTERNETWORK_CONTROL)
-            .map_err(|e| NetError::io(ctx("IP_TOS"), e))?;
-        sock.set_multicast_loop_v4(false)
-            .map_err(|e| NetError::io(ctx("IP_MULTICAST_LOOP"), e))?;
-        set_multicast_if_index_v4(sock.as_raw_fd(), ifindex)
-            .map_err(|e| NetError::io(ctx("IP_MULTICAST_IF"), e))?;
+        set_v4_send_options(&sock, ifindex, &ctx)?;
         Self::finish(sock, Family::V4, ifname, ifindex)
     }
 
@@ -179,16 +190,7 @@ impl VrrpSocket {
             .map_err(|e| NetError::io(ctx("SO_ATTACH_FILTER"), e))?;
         sock.bind_device(Some(ifname.as_bytes()))
             .map_err(|e| NetError::io(ctx("SO_BINDTODEVICE"), e))?;
-        sock.set_multicast_ttl_v4(255)
-            .map_err(|e| NetError::io(ctx("IP_MULTICAST_TTL"), e))?;
-        sock.set_ttl_v4(255)
-            .map_err(|e| NetError::io(ctx("IP_TTL"), e))?;
-        sock.set_tos_v4(TOS_INTERNETWORK_CONTROL)
-            .map_err(|e| NetError::io(ctx("IP_TOS"), e))?;
-        sock.set_multicast_loop_v4(false)
-            .map_err(|e| NetError::io(ctx("IP_MULTICAST_LOOP"), e))?;
-        set_multicast_if_index_v4(sock.as_raw_fd(), ifindex)
-            .map_err(|e| NetError::io(ctx("IP_MULTICAST_IF"), e))?;
+        set_v4_send_options(&sock, ifindex, &ctx)?;
         Self::finish(sock, Family::V4, ifname, ifindex)
     }
 
