@@ -16,6 +16,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/packages.sh
+. scripts/packages.sh
 
 # What the tests use, beyond a Rust toolchain:
 #   nginx-light, keepalived   the HA lab and the keepalived interop tests
@@ -58,27 +60,6 @@ summary() {
     printf '  %s\n' "${STEPS[@]}"
 }
 
-install_packages() {
-    local missing=() p
-    for p in "${PACKAGES[@]}"; do
-        # dpkg -s is quick; apt-get update is not, so only run it when needed.
-        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-    done
-    if [ ${#missing[@]} -eq 0 ]; then
-        echo "all packages present: ${PACKAGES[*]}"
-        return 0
-    fi
-    echo "installing: ${missing[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "error: installing packages needs root: sudo $0" >&2
-        return 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    # Called from step(), where set -e does not apply: check each command.
-    apt-get update -q || return
-    apt-get install -y -q --no-install-recommends "${missing[@]}" || return
-}
-
 find_cargo() {
     if ! command -v cargo >/dev/null 2>&1; then
         # rustup installs into ~/.cargo; under sudo, try the invoking user's too.
@@ -113,7 +94,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "warning: not root: the lab tests will fail (run: sudo $0)" >&2
 fi
 
-step "install Debian packages" install_packages
+step "install Debian packages" install_packages "${PACKAGES[@]}"
 step "find cargo" find_cargo
 step "cargo fmt --check" cargo fmt --check
 step "cargo clippy" cargo clippy --all-targets -- -D warnings
