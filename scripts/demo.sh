@@ -48,8 +48,10 @@ if [ "$IMPL" = keepalived ] && ! command -v keepalived >/dev/null && [ ! -x /usr
 fi
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+    # install_packages keeps the packages' services (nginx on the host's port 80) from starting.
+    # shellcheck source=scripts/packages.sh
+    . "$ROOT/scripts/packages.sh"
+    install_packages "${need[@]}"
 fi
 export PATH=$PATH:/usr/sbin:/sbin
 if [ "$IMPL" = vrrp-ha ]; then
