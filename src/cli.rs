@@ -106,16 +106,19 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The rest of `check` once the file is valid: refuse tracked scripts others
-/// could change while we run as root (keepalived's script security).
+/// The rest of `check` once the file is valid: refuse programs others could change
+/// that would run as root (keepalived's script security), warn about missing ones.
 fn check_scripts(path: &Path, cfg: &Config) -> ExitCode {
-    let unsafe_scripts = crate::track::check_scripts(cfg);
-    if unsafe_scripts.is_empty() {
+    let verdict = crate::track::vet_programs(cfg);
+    for w in &verdict.warnings {
+        eprintln!("{}: warning: {w}", path.display());
+    }
+    if verdict.refused.is_empty() {
         println!("{}: OK: {}", path.display(), cfg.summary());
         return ExitCode::SUCCESS;
     }
-    for (name, err) in &unsafe_scripts {
-        eprintln!("{}: script \"{name}\" refused: {err}", path.display());
+    for r in &verdict.refused {
+        eprintln!("{}: refused: {r}", path.display());
     }
     ExitCode::FAILURE
 }

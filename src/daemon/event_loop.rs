@@ -32,7 +32,7 @@ use crate::net::netlink::{self, NetEvent, Netlink};
 use crate::net::socket::{Family, Received, VrrpSocket};
 use crate::net::{vmac, NetError};
 use crate::sdnotify::{self, Notifier};
-use crate::track::{SecurityError, TrackUpdate, Tracker};
+use crate::track::{TrackUpdate, Tracker};
 
 /// How often a repeated warning of one kind is logged at most.
 const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -152,17 +152,13 @@ struct Daemon {
 
 /// Set up every instance, run until a signal, shut down cleanly.
 pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), DaemonError> {
-    // keepalived's script security: a root script others can change is refused at start.
-    let mut insecure = Vec::new();
-    for (name, e) in crate::track::check_scripts(&config) {
-        if matches!(e, SecurityError::Insecure { .. }) {
-            insecure.push(format!("script {name:?}: {e}"));
-        } else {
-            warn!("script {name:?}: {e}; it counts as failing until fixed");
-        }
+    // keepalived's script security: a root program others can change is refused at start.
+    let verdict = crate::track::vet_programs(&config);
+    for w in &verdict.warnings {
+        warn!("{w}");
     }
-    if !insecure.is_empty() {
-        return Err(DaemonError::InsecureScripts(insecure.join("; ")));
+    if !verdict.refused.is_empty() {
+        return Err(DaemonError::InsecureScripts(verdict.refused.join("; ")));
     }
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;

@@ -31,7 +31,7 @@ pub enum DaemonError {
         /// What is wrong.
         problem: String,
     },
-    /// A tracked script would run as root but others can change it.
+    /// A program (tracked script, notify, exec action) would run as root but others can change it.
     #[error("refusing to start: {0}")]
     InsecureScripts(String),
     /// Signal handlers could not be installed.

@@ -644,6 +644,77 @@ pub fn check_scripts(config: &Config) -> Vec<(String, SecurityError)> {
         .collect()
 }
 
+/// Every program a configuration makes the daemon run, checked as [`check_scripts`]
+/// does: tracked scripts, `notify` scripts and `exec` actions (the latter two run as
+/// the daemon's own user, root under systemd, as keepalived's notify scripts do).
+/// Returns (what, error), `what` naming the config item ("script \"chk\"",
+/// "notify of instance \"VI_1\"", "exec in on-master of group \"G1\"").
+pub fn check_programs(config: &Config) -> Vec<(String, SecurityError)> {
+    let mut found: Vec<(String, SecurityError)> = check_scripts(config)
+        .into_iter()
+        .map(|(name, e)| (format!("script {name:?}"), e))
+        .collect();
+    let scopes = config
+        .instances
+        .iter()
+        .map(|i| (format!("instance {:?}", i.name), &i.notify, &i.hooks))
+        .chain(
+            config
+                .sync_groups
+                .iter()
+                .map(|g| (format!("group {:?}", g.name), &g.notify, &g.hooks)),
+        );
+    for (scope, notify, hooks) in scopes {
+        if let Some(path) = notify {
+            let argv = [path.to_string_lossy().into_owned()];
+            if let Err(e) = script::prepare(&argv, None) {
+                found.push((format!("notify of {scope}"), e));
+            }
+        }
+        let lists = [
+            ("on-master", &hooks.on_master),
+            ("on-backup", &hooks.on_backup),
+            ("on-fault", &hooks.on_fault),
+            ("on-stop", &hooks.on_stop),
+        ];
+        for (list, actions) in lists {
+            for action in actions.iter() {
+                if let crate::config::HookAction::Exec(argv) = action {
+                    if let Err(e) = script::prepare(argv, None) {
+                        found.push((format!("exec in {list} of {scope}"), e));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The verdict on a configuration's programs (see [`check_programs`]).
+#[derive(Debug, Default)]
+pub struct ProgramVerdict {
+    /// Programs others could change that would run as root: the configuration is refused.
+    pub refused: Vec<String>,
+    /// Programs that cannot run (missing, not executable, unknown user): a warning;
+    /// a tracked script counts as failing, an action fails, until it is fixed.
+    pub warnings: Vec<String>,
+}
+
+/// Sort [`check_programs`] into what refuses a configuration and what only warns,
+/// the same way for `vrrp-ha check`, start-up and SIGHUP.
+pub fn vet_programs(config: &Config) -> ProgramVerdict {
+    let mut verdict = ProgramVerdict::default();
+    for (what, e) in check_programs(config) {
+        let line = format!("{what}: {e}");
+        if matches!(e, SecurityError::Insecure { .. }) {
+            verdict.refused.push(line);
+        } else {
+            verdict.warnings.push(line);
+        }
+    }
+    verdict
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,17 @@ impl Daemon {
                 return;
             }
         };
+        let verdict = crate::track::vet_programs(&new);
+        for w in &verdict.warnings {
+            warn!("{w}");
+        }
+        if !verdict.refused.is_empty() {
+            warn!(
+                "new configuration refused, keeping the running one: {}",
+                verdict.refused.join("; ")
+            );
+            return;
+        }
         // Script results, file values and link states carry over: no priority flap.
         tracker.reload(&new);
         self.seed_tracker(tracker, &new).await;
