@@ -1,27 +1,38 @@
 #!/usr/bin/env bash
-# Boots a stock Debian 12 (bookworm) under systemd-nspawn and checks that the
-# vrrp-ha units work on a real systemd: `systemctl enable --now vrrp-ha@VI_1`,
-# READY=1, the VIP, the structured journal fields, reload, stop, and a refused
-# start on an invalid config. Driven by tests/systemd_host.rs.
+# Boots a stock Debian 12 (bookworm) under systemd-nspawn and checks the vrrp-ha
+# units on a real systemd (driven by tests/systemd_host.rs):
+#   systemctl enable --now vrrp-ha@VI_1 -> active at once (Type=notify, READY=1),
+#   VIP on eth0 and answering ARP, `journalctl -u vrrp-ha@VI_1 VRRP_STATE=MASTER`
+#   with the VRRP_* fields, STATUS=, `vrrp-ha status`, WATCHDOG=1 keep-alives,
+#   reload (valid: same PID, VIP kept; invalid: old config kept, diagnostic
+#   logged), a stuck daemon restarted by the watchdog, stop removes the VIP,
+#   an invalid file refused by ExecStartPre with the diagnostic in the journal,
+#   vrrp-ha.service, and the enabled unit started again after a reboot.
 #
-# Usage: scripts/systemd-host.sh rootfs            build (or reuse) the cached rootfs
-#        scripts/systemd-host.sh run BINARY UNITDIR build/reuse it, then run the checks
+# Usage: scripts/systemd-host.sh rootfs              build (or reuse) the cached rootfs
+#        scripts/systemd-host.sh run BINARY UNITDIR  build/reuse it, then run the checks
 #
-# The rootfs is built once with debootstrap and cached under
-# $VRRP_HA_ROOTFS_CACHE (default /var/cache/vrrp-ha-tests), keyed by a hash of
-# the recipe; every run boots a throw-away overlay of it, so the cache is never
-# written to after it is built. The container's network is a namespace this
-# script creates (vhsd<pid>c) holding one end of a veth whose other end is in a
-# second namespace it creates (vhsd<pid>h); only 192.0.2.0/24 is used, the
-# machine's own interfaces are never touched. Everything (machine, namespaces,
-# overlay) is removed on exit, also on failure.
-# Needs root, debootstrap and systemd-nspawn (package systemd-container).
+# The rootfs (debootstrap --variant=minbase plus systemd, dbus, iproute2: ~210 MB,
+# ~40 s to build) is cached under $VRRP_HA_ROOTFS_CACHE (default
+# /var/cache/vrrp-ha-tests), keyed by a hash of the recipe, and never written to
+# once built: every run boots a throw-away overlay of it. The mirror is the one
+# apt uses here ($VRRP_HA_DEBIAN_MIRROR overrides it). The container's network
+# is a namespace this script creates (vhsd<pid>c) with a veth whose other end is
+# in a second one (vhsd<pid>h); only 192.0.2.0/24 is used and the machine's own
+# interfaces are never touched. Machine, namespaces and overlay are removed on
+# exit, also on failure. VRRP_HA_KEEP=1 keeps the overlay (with the container's
+# journal) in /tmp; VRRP_HA_HOLD=SECONDS keeps the container running that long
+# before the clean-up, to look around with nsenter.
+# Needs root, debootstrap and systemd-nspawn (package systemd-container); the
+# host itself need not run systemd.
 set -euo pipefail
 export LC_ALL=C
 export PATH=$PATH:/usr/sbin:/sbin
 
 SUITE=bookworm
 # The recipe of the cached rootfs: changing any of it changes the cache key.
+# minbase is the smallest Debian that boots systemd (no procps, so no /bin/kill):
+# what the units need beyond it, they must not assume.
 PACKAGES=systemd,systemd-sysv,dbus,iproute2
 VARIANT=minbase
 RECIPE_VERSION=1
@@ -99,7 +110,7 @@ case "${1:-}" in
         UNITDIR=$(realpath "$3")
         ;;
     *)
-        sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac
@@ -125,28 +136,19 @@ NSPAWN_PID=
 LEADER=
 
 cleanup() {
-    local rc=$? t0=$SECONDS deadline
+    local rc=$?
     set +e
-    if [ -n "${VRRP_HA_HOLD:-}" ]; then log "holding (VRRP_HA_HOLD), leader $LEADER"; sleep "$VRRP_HA_HOLD"; fi
+    if [ -n "${VRRP_HA_HOLD:-}" ]; then
+        log "holding for $VRRP_HA_HOLD s (VRRP_HA_HOLD): nsenter --target $LEADER --all"
+        sleep "$VRRP_HA_HOLD"
+    fi
     if [ "$rc" -ne 0 ] && [ -n "$LEADER" ] && kill -0 "$LEADER" 2>/dev/null; then
         log "the container's view at the failure:"
-        ct systemctl --no-pager status 'vrrp-ha@*' >&2
-        ct journalctl --no-pager -q -n 60 -u 'vrrp-ha@*' >&2
+        ct systemctl --no-pager status vrrp-ha@VI_1 vrrp-ha >&2
+        ct journalctl --no-pager -q -n 60 -u vrrp-ha@VI_1 -u vrrp-ha >&2
         ct ip addr >&2
     fi
-    if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-        # SIGTERM makes nspawn ask the container's systemd for a clean poweroff.
-        kill -TERM "$NSPAWN_PID"
-        deadline=$((SECONDS + 30))
-        while kill -0 "$NSPAWN_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-        if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-            log "container did not power off within 30 s; killing it"
-            [ -n "$LEADER" ] && kill -KILL "$LEADER"
-            kill -KILL "$NSPAWN_PID"
-        fi
-        wait "$NSPAWN_PID" 2>/dev/null
-        log "container powered off in $((SECONDS - t0)) s"
-    fi
+    power_off
     if [ "$rc" -ne 0 ] && [ -s "$WORK/console.log" ]; then
         log "last console lines:"
         tail -n 40 "$WORK/console.log" >&2
@@ -202,51 +204,75 @@ ip -n "$NS_CT" link set eth0 up
 ip -n "$NS_CT" link set lo up
 
 # --- boot -----------------------------------------------------------------------
-T_BOOT=$SECONDS
-log "booting $MACHINE from an overlay of $ROOTFS"
-# --register=no --keep-unit: no system bus is needed on the host (no machined, no
-# transient scope), so this works where the host does not run systemd at all;
-# --link-journal=no: the host's /var/log/journal is never touched.
-# --capability=CAP_NET_ADMIN: what --private-network would grant; a joined
-# namespace does not get it, and without it adding the VIP fails with EPERM.
-systemd-nspawn --quiet --boot --directory="$ROOT" --machine="$MACHINE" \
-    --network-namespace-path="/run/netns/$NS_CT" --register=no --keep-unit --link-journal=no \
-    --capability=CAP_NET_ADMIN \
-    --console=pipe -- systemd.show_status=yes </dev/null >"$WORK/console.log" 2>&1 &
-NSPAWN_PID=$!
-
-# The container's PID 1 is the child of nspawn that runs systemd.
-deadline=$((SECONDS + 30))
-while [ -z "$LEADER" ]; do
-    kill -0 "$NSPAWN_PID" 2>/dev/null || die "systemd-nspawn exited early"
-    # shellcheck disable=SC2013 # the file is one line of space-separated PIDs
-    for c in $(cat /proc/"$NSPAWN_PID"/task/*/children 2>/dev/null); do
-        [ "$(cat /proc/"$c"/comm 2>/dev/null)" = systemd ] && LEADER=$c
-    done
-    [ $SECONDS -lt $deadline ] || die "no systemd process in the container after 30 s"
-    [ -n "$LEADER" ] || sleep 0.1
-done
-
 # Runs a command inside the container (all its namespaces, its root).
 ct() {
     nsenter --target "$LEADER" --mount --uts --ipc --net --pid --cgroup --root --wd -- \
         /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
 }
 
-state=
-deadline=$((SECONDS + 90))
-while :; do
-    state=$(ct systemctl is-system-running 2>/dev/null) || true
-    case "$state" in running | degraded) break ;; esac
-    kill -0 "$NSPAWN_PID" 2>/dev/null || die "the container stopped while booting"
-    [ $SECONDS -lt $deadline ] || die "system not up after 90 s (state: ${state:-none})"
-    sleep 0.2
-done
-log "booted in $((SECONDS - T_BOOT)) s: $state"
-if [ "$state" = degraded ]; then
-    log "failed units (not ours):"
-    ct systemctl --failed --no-legend >&2 || true
-fi
+# Boots the overlay and waits until systemd reports running (or degraded).
+boot() {
+    local t0=$SECONDS deadline state c
+    log "booting $MACHINE from an overlay of $ROOTFS"
+    # --register=no --keep-unit: no system bus is needed on the host (no machined, no
+    # transient scope), so this works where the host does not run systemd at all;
+    # --link-journal=no: the host's /var/log/journal is never touched.
+    # --capability=CAP_NET_ADMIN: what --private-network would grant; a joined
+    # namespace does not get it, and without it adding the VIP fails with EPERM.
+    systemd-nspawn --quiet --boot --directory="$ROOT" --machine="$MACHINE" \
+        --network-namespace-path="/run/netns/$NS_CT" --register=no --keep-unit --link-journal=no \
+        --capability=CAP_NET_ADMIN \
+        --console=pipe -- systemd.show_status=yes </dev/null >>"$WORK/console.log" 2>&1 &
+    NSPAWN_PID=$!
+    LEADER=
+
+    # The container's PID 1 is the child of nspawn that runs systemd.
+    deadline=$((SECONDS + 30))
+    while [ -z "$LEADER" ]; do
+        kill -0 "$NSPAWN_PID" 2>/dev/null || die "systemd-nspawn exited early"
+        # shellcheck disable=SC2013 # the file is one line of space-separated PIDs
+        for c in $(cat /proc/"$NSPAWN_PID"/task/*/children 2>/dev/null); do
+            [ "$(cat /proc/"$c"/comm 2>/dev/null)" = systemd ] && LEADER=$c
+        done
+        [ $SECONDS -lt $deadline ] || die "no systemd process in the container after 30 s"
+        [ -n "$LEADER" ] || sleep 0.1
+    done
+
+    deadline=$((SECONDS + 90))
+    while :; do
+        state=$(ct systemctl is-system-running 2>/dev/null) || true
+        case "$state" in running | degraded) break ;; esac
+        kill -0 "$NSPAWN_PID" 2>/dev/null || die "the container stopped while booting"
+        [ $SECONDS -lt $deadline ] || die "system not up after 90 s (state: ${state:-none})"
+        sleep 0.2
+    done
+    log "booted in $((SECONDS - t0)) s: $state"
+    if [ "$state" = degraded ]; then
+        log "failed units (not ours):"
+        ct systemctl --failed --no-legend >&2 || true
+    fi
+}
+
+# Powers the container off: nspawn turns SIGTERM into a clean shutdown.
+power_off() {
+    local t0=$SECONDS deadline
+    [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null || return 0
+    kill -TERM "$NSPAWN_PID"
+    deadline=$((SECONDS + 30))
+    while kill -0 "$NSPAWN_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        log "container did not power off within 30 s; killing it"
+        [ -n "$LEADER" ] && kill -KILL "$LEADER"
+        kill -KILL "$NSPAWN_PID"
+    fi
+    wait "$NSPAWN_PID" 2>/dev/null
+    NSPAWN_PID=
+    LEADER=
+    log "container powered off in $((SECONDS - t0)) s"
+}
+
+T_BOOT=$SECONDS
+boot
 
 # --- the checks -------------------------------------------------------------------
 T_TEST=$SECONDS
@@ -265,6 +291,7 @@ poll() {
         sleep 0.1
     done
 }
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 has_vip() { ct ip -o addr show dev eth0 | grep -q "inet 192.0.2.200/24"; }
 no_vip() { ! has_vip; }
 prop() { ct systemctl show -P "$2" "$1"; }
@@ -332,7 +359,8 @@ poll "a WATCHDOG=1 keep-alive" 12 watchdog_moved
 ok "WATCHDOG=1 keep-alives arrive (WatchdogUSec=$(prop vrrp-ha@VI_1 WatchdogUSec))"
 
 PID=$(prop vrrp-ha@VI_1 MainPID)
-ct systemctl reload vrrp-ha@VI_1 || die "systemctl reload failed"
+ct systemctl reload vrrp-ha@VI_1 ||
+    die "systemctl reload failed: $(ct journalctl -q -o cat -n 3 -u vrrp-ha@VI_1 | tr '\n' ' ')"
 poll "reload logged" 10 journal_has vrrp-ha@VI_1 "SIGHUP: reloading configuration"
 [ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ] || die "not active after reload"
 [ "$(prop vrrp-ha@VI_1 MainPID)" = "$PID" ] || die "MainPID changed on reload"
@@ -349,6 +377,25 @@ has_vip || die "VIP gone after a rejected reload"
 printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
 ok "reload with an invalid file: still active, VIP kept, diagnostic logged"
 
+# A stuck event loop: no more WATCHDOG=1, so systemd aborts it within WatchdogSec
+# and Restart=on-failure brings it back. (The shell's kill: procps is not installed.)
+PID=$(prop vrrp-ha@VI_1 MainPID)
+t0=$(now_ms)
+ct sh -c "kill -STOP $PID"
+restarted() {
+    local p
+    p=$(prop vrrp-ha@VI_1 MainPID)
+    [ "$p" != 0 ] && [ "$p" != "$PID" ] && [ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ]
+}
+poll "restart after a watchdog timeout" 25 restarted
+took=$(($(now_ms) - t0))
+journal_has vrrp-ha@VI_1 "Watchdog timeout" || die "no watchdog timeout in the journal"
+# The last keep-alive came 0..5 s before the stop; then WatchdogSec=10s and RestartSec=1s.
+if [ "$took" -lt 5000 ] || [ "$took" -gt 16000 ]; then die "restarted $took ms after the stop, expected 5..16 s"; fi
+[ "$(prop vrrp-ha@VI_1 NRestarts)" = 1 ] || die "NRestarts=$(prop vrrp-ha@VI_1 NRestarts)"
+poll "VIP back after the watchdog restart" 10 has_vip
+ok "SIGSTOPped daemon: watchdog timeout, restarted as PID $(prop vrrp-ha@VI_1 MainPID) after $took ms, VIP back"
+
 ct systemctl stop vrrp-ha@VI_1 || die "systemctl stop failed"
 no_vip || die "VIP still on eth0 after stop"
 [ "$(ct systemctl is-active vrrp-ha@VI_1)" = inactive ] || die "not inactive after stop"
@@ -361,5 +408,23 @@ poll "diagnostic of the invalid file in the journal" 10 journal_has vrrp-ha@BAD 
 [ "$(prop vrrp-ha@BAD ExecMainStartTimestampMonotonic)" = 0 ] || die "vrrp-ha run started despite the failed check"
 ok "start with an invalid file fails in ExecStartPre, diagnostic in the journal (Result=$(prop vrrp-ha@BAD Result))"
 ct systemctl stop vrrp-ha@BAD 2>/dev/null || true
+
+# The plain unit, with /etc/vrrp-ha/vrrp-ha.kdl.
+printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/vrrp-ha.kdl"
+ct systemctl start vrrp-ha.service || die "systemctl start vrrp-ha failed"
+[ "$(ct systemctl is-active vrrp-ha)" = active ] || die "vrrp-ha.service is not active"
+poll "VIP from vrrp-ha.service" 10 has_vip
+ct systemctl stop vrrp-ha.service || die "systemctl stop vrrp-ha failed"
+no_vip || die "VIP still on eth0 after stopping vrrp-ha.service"
+ok "vrrp-ha.service: starts with /etc/vrrp-ha/vrrp-ha.kdl, holds the VIP, stop removes it"
+
+# `enable` means started at boot: power off (VI_1 is stopped but enabled) and boot again.
+power_off
+boot
+[ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ] || die "vrrp-ha@VI_1 not active after boot"
+poll "VIP after boot" 10 has_vip
+master_this_boot() { [ -n "$(ct journalctl -q -b -u vrrp-ha@VI_1 VRRP_STATE=MASTER TARGET=vrrp_ha::transition -o json)" ]; }
+poll "MASTER transition in this boot's journal" 10 master_this_boot
+ok "after a reboot the enabled vrrp-ha@VI_1 is active and MASTER with the VIP"
 
 log "all $CHECKS checks passed; checks took $((SECONDS - T_TEST)) s, boot+checks $((SECONDS - T_BOOT)) s, total $((SECONDS - T_START)) s"
