@@ -71,12 +71,20 @@ rootfs() {
     else
         command -v debootstrap >/dev/null || die "debootstrap is not installed"
         tmp=$dir.tmp.$$
-        rm -rf "$tmp" "$dir"
+        # Under the lock any earlier temporary tree is a killed build's; a killed
+        # debootstrap may have left proc or sys mounted in it.
+        for t in "$dir".tmp.*; do
+            [ -e "$t" ] || continue
+            findmnt -rno TARGET | awk -v p="$t/" 'index($0, p) == 1' | sort -r |
+                while read -r m; do umount -l "$m"; done
+            rm -rf --one-file-system "$t"
+        done
+        rm -rf --one-file-system "$dir"
         log "building rootfs $dir with debootstrap ($SUITE, $VARIANT, $PACKAGES) from $mirror; this takes minutes once"
         t0=$SECONDS
         # Progress goes to stderr line by line (debootstrap prints I: lines).
         if ! debootstrap --variant="$VARIANT" --include="$PACKAGES" "$SUITE" "$tmp" "$mirror" >&2; then
-            rm -rf "$tmp"
+            rm -rf --one-file-system "$tmp"
             die "debootstrap failed"
         fi
         rootfs_customize "$tmp"
@@ -89,8 +97,8 @@ rootfs() {
     echo "$dir"
 }
 
-# Makes the image boot quickly and quietly in a container; generic, so it is
-# part of the cache. Test-specific files go into the per-run overlay.
+# What every container booted from the cache shares; test-specific files go
+# into the per-run overlay instead.
 rootfs_customize() {
     local r=$1
     rm -f "$r"/var/cache/apt/archives/*.deb
@@ -159,7 +167,8 @@ cleanup() {
     if [ -n "${VRRP_HA_KEEP:-}" ]; then
         log "kept $WORK (VRRP_HA_KEEP)"
     else
-        rm -rf "$WORK"
+        # --one-file-system: should the overlay still be mounted, leave it alone.
+        rm -rf --one-file-system "$WORK"
     fi
     exit "$rc"
 }
