@@ -396,11 +396,12 @@ restarted() {
     p=$(prop vrrp-ha@VI_1 MainPID)
     [ "$p" != 0 ] && [ "$p" != "$PID" ] && [ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ]
 }
-poll "restart after a watchdog timeout" 25 restarted
+poll "restart after a watchdog timeout" 30 restarted
 took=$(($(now_ms) - t0))
 journal_has vrrp-ha@VI_1 "Watchdog timeout" || die "no watchdog timeout in the journal"
-# The last keep-alive came 0..5 s before the stop; then WatchdogSec=10s and RestartSec=1s.
-if [ "$took" -lt 5000 ] || [ "$took" -gt 16000 ]; then die "restarted $took ms after the stop, expected 5..16 s"; fi
+# The last keep-alive came 0..5 s before the stop; then WatchdogSec=10s, RestartSec=1s
+# and the start itself (slack for a loaded machine; a 30 s watchdog would still fail).
+if [ "$took" -lt 5000 ] || [ "$took" -gt 20000 ]; then die "restarted $took ms after the stop, expected 5..20 s"; fi
 [ "$(prop vrrp-ha@VI_1 NRestarts)" = 1 ] || die "NRestarts=$(prop vrrp-ha@VI_1 NRestarts)"
 poll "VIP back after the watchdog restart" 10 has_vip
 ok "SIGSTOPped daemon: watchdog timeout, restarted as PID $(prop vrrp-ha@VI_1 MainPID) after $took ms, VIP back"
