@@ -1,0 +1,440 @@
+#!/usr/bin/env bash
+# Boots a stock Debian 12 (bookworm) under systemd-nspawn and checks the vrrp-ha
+# units on a real systemd (driven by tests/systemd_host.rs):
+#   systemctl enable --now vrrp-ha@VI_1 -> active at once (Type=notify, READY=1),
+#   VIP on eth0 and answering ARP, `journalctl -u vrrp-ha@VI_1 VRRP_STATE=MASTER`
+#   with the VRRP_* fields, STATUS=, `vrrp-ha status`, WATCHDOG=1 keep-alives,
+#   reload (valid: same PID, VIP kept; invalid: old config kept, diagnostic
+#   logged), a stuck daemon restarted by the watchdog, stop removes the VIP,
+#   an invalid file refused by ExecStartPre with the diagnostic in the journal,
+#   vrrp-ha.service, and the enabled unit started again after a reboot.
+#
+# Usage: scripts/systemd-host.sh rootfs              build (or reuse) the cached rootfs
+#        scripts/systemd-host.sh run BINARY UNITDIR  build/reuse it, then run the checks
+#
+# The rootfs (debootstrap --variant=minbase plus systemd, dbus, iproute2: ~210 MB,
+# ~40 s to build) is cached under $VRRP_HA_ROOTFS_CACHE (default
+# /var/cache/vrrp-ha-tests), keyed by a hash of the recipe, and never written to
+# once built: every run boots a throw-away overlay of it. The mirror is the one
+# apt uses here ($VRRP_HA_DEBIAN_MIRROR overrides it). The container's network
+# is a namespace this script creates (vhsd<pid>c) with a veth whose other end is
+# in a second one (vhsd<pid>h); only 192.0.2.0/24 is used and the machine's own
+# interfaces are never touched. Machine, namespaces and overlay are removed on
+# exit, also on failure. VRRP_HA_KEEP=1 keeps the overlay (with the container's
+# journal) in /tmp; VRRP_HA_HOLD=SECONDS keeps the container running that long
+# before the clean-up, to look around with nsenter.
+# Needs root, debootstrap and systemd-nspawn (package systemd-container); the
+# host itself need not run systemd.
+set -euo pipefail
+export LC_ALL=C
+export PATH=$PATH:/usr/sbin:/sbin
+
+SUITE=bookworm
+# The recipe of the cached rootfs: changing any of it changes the cache key.
+# minbase is the smallest Debian that boots systemd (no procps, so no /bin/kill):
+# what the units need beyond it, they must not assume.
+PACKAGES=systemd,systemd-sysv,dbus,iproute2
+VARIANT=minbase
+RECIPE_VERSION=1
+
+log() { printf '[systemd-host %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+    log "FAIL: $*"
+    exit 1
+}
+
+# The Debian mirror this machine's apt already uses, so a lab without general
+# internet access but with a reachable mirror still works.
+mirror() {
+    local uri
+    uri=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+        /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ') || true
+    echo "${VRRP_HA_DEBIAN_MIRROR:-${uri:-http://deb.debian.org/debian}}"
+}
+
+CACHE_DIR=${VRRP_HA_ROOTFS_CACHE:-/var/cache/vrrp-ha-tests}
+
+# Prints the path of the cached rootfs, building it first when missing.
+rootfs() {
+    local mirror key dir tmp t0
+    mirror=$(mirror)
+    key=$(printf '%s\n' "$SUITE" "$VARIANT" "$PACKAGES" "$RECIPE_VERSION" "$(dpkg --print-architecture)" |
+        sha256sum | cut -c1-12)
+    dir=$CACHE_DIR/$SUITE-$key
+    mkdir -p "$CACHE_DIR"
+    # Concurrent runs wait for one build instead of racing two debootstraps.
+    exec 9>"$CACHE_DIR/.lock"
+    flock 9
+    if [ -e "$dir/.complete" ]; then
+        log "reusing cached rootfs $dir"
+    else
+        command -v debootstrap >/dev/null || die "debootstrap is not installed"
+        tmp=$dir.tmp.$$
+        # Under the lock any earlier temporary tree is a killed build's; a killed
+        # debootstrap may have left proc or sys mounted in it.
+        for t in "$dir".tmp.*; do
+            [ -e "$t" ] || continue
+            findmnt -rno TARGET | awk -v p="$t/" 'index($0, p) == 1' | sort -r |
+                while read -r m; do umount -l "$m"; done
+            rm -rf --one-file-system "$t"
+        done
+        rm -rf --one-file-system "$dir"
+        log "building rootfs $dir with debootstrap ($SUITE, $VARIANT, $PACKAGES) from $mirror; this takes minutes once"
+        t0=$SECONDS
+        # Progress goes to stderr line by line (debootstrap prints I: lines).
+        if ! debootstrap --variant="$VARIANT" --include="$PACKAGES" "$SUITE" "$tmp" "$mirror" >&2; then
+            rm -rf --one-file-system "$tmp"
+            die "debootstrap failed"
+        fi
+        rootfs_customize "$tmp"
+        touch "$tmp/.complete"
+        mv "$tmp" "$dir"
+        log "rootfs built in $((SECONDS - t0)) s"
+    fi
+    flock -u 9
+    exec 9>&-
+    echo "$dir"
+}
+
+# What every container booted from the cache shares; test-specific files go
+# into the per-run overlay instead.
+rootfs_customize() {
+    local r=$1
+    rm -f "$r"/var/cache/apt/archives/*.deb
+    echo vrrp-ha-test >"$r/etc/hostname"
+    # Empty: every boot gets a fresh transient machine ID (no shared journal dirs).
+    : >"$r/etc/machine-id"
+}
+
+case "${1:-}" in
+    rootfs)
+        rootfs
+        exit 0
+        ;;
+    run)
+        [ $# -eq 3 ] || die "usage: $0 run BINARY UNITDIR"
+        BINARY=$(realpath "$2")
+        UNITDIR=$(realpath "$3")
+        ;;
+    *)
+        sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
+        exit 2
+        ;;
+esac
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+command -v systemd-nspawn >/dev/null || die "systemd-nspawn is not installed (package systemd-container)"
+[ -x "$BINARY" ] || die "$BINARY is not an executable"
+for u in vrrp-ha@.service vrrp-ha.service; do
+    [ -f "$UNITDIR/$u" ] || die "$UNITDIR/$u is missing"
+done
+
+T_START=$SECONDS
+ROOTFS=$(rootfs)
+
+# --- per-run state, removed by cleanup() -----------------------------------------
+P=vhsd$$      # namespace/link prefix, <= 15 chars with its suffixes
+NS_CT=${P}c   # the container's network namespace
+NS_PEER=${P}h # the namespace holding the other end of its veth
+MACHINE=vrrp-ha-test-$$
+WORK=$(mktemp -d /tmp/vrrp-ha-systemd-host.XXXXXX)
+ROOT=$WORK/root
+NSPAWN_PID=
+LEADER=
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "${VRRP_HA_HOLD:-}" ]; then
+        log "holding for $VRRP_HA_HOLD s (VRRP_HA_HOLD): nsenter --target $LEADER --all"
+        sleep "$VRRP_HA_HOLD"
+    fi
+    if [ "$rc" -ne 0 ] && [ -n "$LEADER" ] && kill -0 "$LEADER" 2>/dev/null; then
+        log "the container's view at the failure:"
+        ct systemctl --no-pager status vrrp-ha@VI_1 vrrp-ha >&2
+        ct journalctl --no-pager -q -n 60 -u vrrp-ha@VI_1 -u vrrp-ha >&2
+        ct ip addr >&2
+    fi
+    power_off
+    if [ "$rc" -ne 0 ] && [ -s "$WORK/console.log" ]; then
+        log "last console lines:"
+        tail -n 40 "$WORK/console.log" >&2
+    fi
+    mountpoint -q "$ROOT" && umount "$ROOT"
+    ip netns del "$NS_CT" 2>/dev/null
+    ip netns del "$NS_PEER" 2>/dev/null
+    if [ -n "${VRRP_HA_KEEP:-}" ]; then
+        log "kept $WORK (VRRP_HA_KEEP)"
+    else
+        # --one-file-system: should the overlay still be mounted, leave it alone.
+        rm -rf --one-file-system "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- a throw-away overlay of the cached rootfs -----------------------------------
+mkdir -p "$WORK/upper" "$WORK/ovl-work" "$ROOT"
+mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$WORK/upper,workdir=$WORK/ovl-work" "$ROOT"
+install -m 0755 "$BINARY" "$ROOT/usr/sbin/vrrp-ha"
+install -m 0644 "$UNITDIR/vrrp-ha@.service" "$UNITDIR/vrrp-ha.service" "$ROOT/etc/systemd/system/"
+install -d -m 0755 "$ROOT/etc/vrrp-ha"
+VI_1_KDL='// written by scripts/systemd-host.sh
+instance "VI_1" {
+    interface "eth0"
+    vrid 51
+    priority 100
+    advert-interval "100ms"
+    virtual-ip "192.0.2.200/24"
+}
+'
+# vrid 256: ExecStartPre (vrrp-ha check) must refuse this file.
+BAD_KDL='instance "BAD" {
+    interface "eth0"
+    vrid 256
+    virtual-ip "192.0.2.201/24"
+}
+'
+# shellcheck disable=SC2016 # backquotes of the diagnostic, not a command
+VRID_DIAG='`vrid` 256 is out of range'
+printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
+printf '%s' "$BAD_KDL" >"$ROOT/etc/vrrp-ha/BAD.kdl"
+
+# --- network: two namespaces of our own and a veth between them -----------------
+ip netns add "$NS_CT"
+ip netns add "$NS_PEER"
+ip -n "$NS_PEER" link add "${P}p" type veth peer name eth0 netns "$NS_CT"
+ip -n "$NS_PEER" addr add 192.0.2.1/24 dev "${P}p"
+ip -n "$NS_PEER" link set "${P}p" up
+ip -n "$NS_CT" addr add 192.0.2.10/24 dev eth0
+ip -n "$NS_CT" link set eth0 up
+ip -n "$NS_CT" link set lo up
+
+# --- boot -----------------------------------------------------------------------
+# Runs a command inside the container (all its namespaces, its root).
+ct() {
+    nsenter --target "$LEADER" --mount --uts --ipc --net --pid --cgroup --root --wd -- \
+        /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
+}
+
+# Boots the overlay and waits until systemd reports running (or degraded).
+boot() {
+    local t0=$SECONDS deadline state c
+    log "booting $MACHINE from an overlay of $ROOTFS"
+    # --register=no --keep-unit: no system bus is needed on the host (no machined, no
+    # transient scope), so this works where the host does not run systemd at all;
+    # --link-journal=no: the host's /var/log/journal is never touched.
+    # --capability=CAP_NET_ADMIN: what --private-network would grant; a joined
+    # namespace does not get it, and without it adding the VIP fails with EPERM.
+    systemd-nspawn --quiet --boot --directory="$ROOT" --machine="$MACHINE" \
+        --network-namespace-path="/run/netns/$NS_CT" --register=no --keep-unit --link-journal=no \
+        --capability=CAP_NET_ADMIN \
+        --console=pipe -- systemd.show_status=yes </dev/null >>"$WORK/console.log" 2>&1 &
+    NSPAWN_PID=$!
+    LEADER=
+
+    # The container's PID 1 is the child of nspawn that runs systemd.
+    deadline=$((SECONDS + 30))
+    while [ -z "$LEADER" ]; do
+        kill -0 "$NSPAWN_PID" 2>/dev/null || die "systemd-nspawn exited early"
+        # shellcheck disable=SC2013 # the file is one line of space-separated PIDs
+        for c in $(cat /proc/"$NSPAWN_PID"/task/*/children 2>/dev/null); do
+            [ "$(cat /proc/"$c"/comm 2>/dev/null)" = systemd ] && LEADER=$c
+        done
+        [ $SECONDS -lt $deadline ] || die "no systemd process in the container after 30 s"
+        [ -n "$LEADER" ] || sleep 0.1
+    done
+
+    deadline=$((SECONDS + 90))
+    while :; do
+        state=$(ct systemctl is-system-running 2>/dev/null) || true
+        case "$state" in running | degraded) break ;; esac
+        kill -0 "$NSPAWN_PID" 2>/dev/null || die "the container stopped while booting"
+        [ $SECONDS -lt $deadline ] || die "system not up after 90 s (state: ${state:-none})"
+        sleep 0.2
+    done
+    log "booted in $((SECONDS - t0)) s: $state"
+    if [ "$state" = degraded ]; then
+        log "failed units (not ours):"
+        ct systemctl --failed --no-legend >&2 || true
+    fi
+}
+
+# Powers the container off: nspawn turns SIGTERM into a clean shutdown.
+power_off() {
+    local t0=$SECONDS deadline
+    [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null || return 0
+    kill -TERM "$NSPAWN_PID"
+    deadline=$((SECONDS + 30))
+    while kill -0 "$NSPAWN_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        log "container did not power off within 30 s; killing it"
+        [ -n "$LEADER" ] && kill -KILL "$LEADER"
+        kill -KILL "$NSPAWN_PID"
+    fi
+    wait "$NSPAWN_PID" 2>/dev/null
+    NSPAWN_PID=
+    LEADER=
+    log "container powered off in $((SECONDS - t0)) s"
+}
+
+T_BOOT=$SECONDS
+boot
+
+# --- the checks -------------------------------------------------------------------
+T_TEST=$SECONDS
+CHECKS=0
+ok() {
+    CHECKS=$((CHECKS + 1))
+    log "ok $CHECKS - $*"
+}
+# poll WHAT SECONDS COMMAND...: until COMMAND succeeds, or fail.
+poll() {
+    local what=$1 limit=$2 deadline
+    shift 2
+    deadline=$((SECONDS + limit))
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || die "$what: not within $limit s"
+        sleep 0.1
+    done
+}
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+has_vip() { ct ip -o addr show dev eth0 | grep -q "inet 192.0.2.200/24"; }
+no_vip() { ! has_vip; }
+prop() { ct systemctl show -P "$2" "$1"; }
+journal_has() { ct journalctl -q -o cat -u "$1" | grep -qF -- "$2"; }
+
+ct systemctl enable --now vrrp-ha@VI_1.service >&2 || {
+    ct journalctl -q --no-pager -u vrrp-ha@VI_1 >&2
+    die "systemctl enable --now vrrp-ha@VI_1 failed"
+}
+ok "systemctl enable --now vrrp-ha@VI_1"
+[ "$(ct systemctl is-enabled vrrp-ha@VI_1)" = enabled ] || die "not enabled"
+[ -L "$ROOT/etc/systemd/system/multi-user.target.wants/vrrp-ha@VI_1.service" ] ||
+    die "no multi-user.target.wants symlink"
+ok "enabled: multi-user.target.wants/vrrp-ha@VI_1.service"
+
+# Type=notify: `enable --now` returns once READY=1 arrived, so active already.
+a=$(ct systemctl is-active vrrp-ha@VI_1) || true
+[ "$a" = active ] || die "is-active after start: $a"
+ok "active right after start (READY=1 received)"
+
+poll "VIP 192.0.2.200/24 on eth0" 10 has_vip
+ok "VIP 192.0.2.200/24 on the container's eth0 (MASTER alone)"
+# On the wire: a datagram from the peer namespace makes it resolve the VIP; the
+# answer must carry the container's MAC (no ping needed on the host).
+# (From netlink: the container's /sys shows the sysfs of nspawn's own namespace.)
+CT_MAC=$(ct ip -o link show dev eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+vip_resolves() {
+    ip netns exec "$NS_PEER" bash -c 'echo >/dev/udp/192.0.2.200/9' 2>/dev/null
+    ip -n "$NS_PEER" neigh show 192.0.2.200 | grep -q "lladdr $CT_MAC"
+}
+poll "ARP for the VIP answered with $CT_MAC" 5 vip_resolves
+ok "the VIP answers ARP in the peer namespace with the container's MAC $CT_MAC"
+
+# The transition event itself (the actions runner logs its own line with VRRP_STATE).
+master_json() { ct journalctl -q -u vrrp-ha@VI_1 VRRP_STATE=MASTER TARGET=vrrp_ha::transition -o json; }
+master_logged() { [ -n "$(master_json)" ]; }
+poll "journal entry with VRRP_STATE=MASTER" 10 master_logged
+J=$(master_json | tail -n 1)
+field() { printf '%s' "$J" | grep -oE "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
+[ "$(field VRRP_INSTANCE)" = VI_1 ] || die "VRRP_INSTANCE: '$(field VRRP_INSTANCE)' in $J"
+[ "$(field VRRP_VRID)" = 51 ] || die "VRRP_VRID: '$(field VRRP_VRID)' in $J"
+[ "$(field VRRP_PRIORITY)" = 100 ] || die "VRRP_PRIORITY: '$(field VRRP_PRIORITY)' in $J"
+[ -n "$(field VRRP_PREV_STATE)" ] || die "no VRRP_PREV_STATE in $J"
+[ "$(field VRRP_PREV_STATE)" != MASTER ] || die "VRRP_PREV_STATE is MASTER in $J"
+[ -n "$(field VRRP_REASON)" ] || die "no VRRP_REASON in $J"
+[ "$(field _SYSTEMD_UNIT)" = vrrp-ha@VI_1.service ] || die "_SYSTEMD_UNIT: '$(field _SYSTEMD_UNIT)'"
+if printf '%s' "$J" | grep -q '"F_VRRP_'; then die "F_-prefixed fields in $J"; fi
+ok "journalctl -u vrrp-ha@VI_1 VRRP_STATE=MASTER: VRRP_INSTANCE=VI_1 VRRP_VRID=51 VRRP_PRIORITY=100 VRRP_PREV_STATE=$(field VRRP_PREV_STATE) VRRP_REASON='$(field VRRP_REASON)'"
+
+status_text() { prop vrrp-ha@VI_1 StatusText | grep -q "VI_1 MASTER prio 100"; }
+poll "STATUS= 'VI_1 MASTER prio 100'" 10 status_text
+ok "StatusText: $(prop vrrp-ha@VI_1 StatusText)"
+
+ct vrrp-ha status 2>&1 | grep -q MASTER || die "vrrp-ha status does not show MASTER: $(ct vrrp-ha status 2>&1)"
+ok "vrrp-ha status inside the container shows MASTER"
+
+# WATCHDOG=1: systemd records the time of every keep-alive it receives.
+W0=$(prop vrrp-ha@VI_1 WatchdogTimestampMonotonic)
+watchdog_moved() {
+    local w
+    w=$(prop vrrp-ha@VI_1 WatchdogTimestampMonotonic)
+    [ "$w" != "$W0" ] && [ "$w" != 0 ]
+}
+poll "a WATCHDOG=1 keep-alive" 12 watchdog_moved
+ok "WATCHDOG=1 keep-alives arrive (WatchdogUSec=$(prop vrrp-ha@VI_1 WatchdogUSec))"
+
+PID=$(prop vrrp-ha@VI_1 MainPID)
+ct systemctl reload vrrp-ha@VI_1 ||
+    die "systemctl reload failed: $(ct journalctl -q -o cat -n 3 -u vrrp-ha@VI_1 | tr '\n' ' ')"
+poll "reload logged" 10 journal_has vrrp-ha@VI_1 "SIGHUP: reloading configuration"
+[ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ] || die "not active after reload"
+[ "$(prop vrrp-ha@VI_1 MainPID)" = "$PID" ] || die "MainPID changed on reload"
+has_vip || die "VIP gone after reload"
+ok "systemctl reload: same PID $PID, still active, VIP kept, reload logged"
+
+# An invalid file on reload: the old configuration keeps running.
+printf '%s' "$BAD_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
+ct systemctl reload vrrp-ha@VI_1 || die "systemctl reload (invalid file) failed"
+poll "rejected reload logged" 10 journal_has vrrp-ha@VI_1 "new configuration is invalid; keeping the running one"
+journal_has vrrp-ha@VI_1 "$VRID_DIAG" || die "the rejected reload's diagnostic is not in the journal"
+[ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ] || die "not active after a rejected reload"
+has_vip || die "VIP gone after a rejected reload"
+printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
+ok "reload with an invalid file: still active, VIP kept, diagnostic logged"
+
+# A stuck event loop: no more WATCHDOG=1, so systemd aborts it within WatchdogSec
+# and Restart=on-failure brings it back. (The shell's kill: procps is not installed.)
+PID=$(prop vrrp-ha@VI_1 MainPID)
+t0=$(now_ms)
+ct sh -c "kill -STOP $PID"
+restarted() {
+    local p
+    p=$(prop vrrp-ha@VI_1 MainPID)
+    [ "$p" != 0 ] && [ "$p" != "$PID" ] && [ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ]
+}
+poll "restart after a watchdog timeout" 30 restarted
+took=$(($(now_ms) - t0))
+journal_has vrrp-ha@VI_1 "Watchdog timeout" || die "no watchdog timeout in the journal"
+# The last keep-alive came 0..5 s before the stop; then WatchdogSec=10s, RestartSec=1s
+# and the start itself (slack for a loaded machine; a 30 s watchdog would still fail).
+if [ "$took" -lt 5000 ] || [ "$took" -gt 20000 ]; then die "restarted $took ms after the stop, expected 5..20 s"; fi
+[ "$(prop vrrp-ha@VI_1 NRestarts)" = 1 ] || die "NRestarts=$(prop vrrp-ha@VI_1 NRestarts)"
+poll "VIP back after the watchdog restart" 10 has_vip
+ok "SIGSTOPped daemon: watchdog timeout, restarted as PID $(prop vrrp-ha@VI_1 MainPID) after $took ms, VIP back"
+
+ct systemctl stop vrrp-ha@VI_1 || die "systemctl stop failed"
+no_vip || die "VIP still on eth0 after stop"
+[ "$(ct systemctl is-active vrrp-ha@VI_1)" = inactive ] || die "not inactive after stop"
+[ "$(prop vrrp-ha@VI_1 Result)" = success ] || die "Result after stop: $(prop vrrp-ha@VI_1 Result)"
+journal_has vrrp-ha@VI_1 "vrrp-ha stopped" || die "no 'vrrp-ha stopped' in the journal"
+ok "systemctl stop: VIP removed, inactive, Result=success"
+
+if ct systemctl start vrrp-ha@BAD 2>/dev/null; then die "vrrp-ha@BAD started with vrid 256"; fi
+poll "diagnostic of the invalid file in the journal" 10 journal_has vrrp-ha@BAD "$VRID_DIAG"
+[ "$(prop vrrp-ha@BAD ExecMainStartTimestampMonotonic)" = 0 ] || die "vrrp-ha run started despite the failed check"
+ok "start with an invalid file fails in ExecStartPre, diagnostic in the journal (Result=$(prop vrrp-ha@BAD Result))"
+ct systemctl stop vrrp-ha@BAD 2>/dev/null || true
+
+# The plain unit, with /etc/vrrp-ha/vrrp-ha.kdl.
+printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/vrrp-ha.kdl"
+ct systemctl start vrrp-ha.service || die "systemctl start vrrp-ha failed"
+[ "$(ct systemctl is-active vrrp-ha)" = active ] || die "vrrp-ha.service is not active"
+poll "VIP from vrrp-ha.service" 10 has_vip
+ct systemctl stop vrrp-ha.service || die "systemctl stop vrrp-ha failed"
+no_vip || die "VIP still on eth0 after stopping vrrp-ha.service"
+ok "vrrp-ha.service: starts with /etc/vrrp-ha/vrrp-ha.kdl, holds the VIP, stop removes it"
+
+# `enable` means started at boot: power off (VI_1 is stopped but enabled) and boot again.
+power_off
+boot
+[ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ] || die "vrrp-ha@VI_1 not active after boot"
+poll "VIP after boot" 10 has_vip
+master_this_boot() { [ -n "$(ct journalctl -q -b -u vrrp-ha@VI_1 VRRP_STATE=MASTER TARGET=vrrp_ha::transition -o json)" ]; }
+poll "MASTER transition in this boot's journal" 10 master_this_boot
+ok "after a reboot the enabled vrrp-ha@VI_1 is active and MASTER with the VIP"
+
+log "all $CHECKS checks passed; checks took $((SECONDS - T_TEST)) s, boot+checks $((SECONDS - T_BOOT)) s, total $((SECONDS - T_START)) s"
