@@ -31,9 +31,12 @@ cd "$(dirname "$0")/.."
 #   man-db, systemd           systemd-analyze verify on the units, which runs
 #                             man(1) on their Documentation= pages
 #   gcc, libc6-dev            the linker cargo needs
+#   debootstrap,              a Debian 12 root file system booted with
+#   systemd-container         systemd-nspawn: the units on a real systemd
 PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
+    debootstrap systemd-container
 )
 
 STEPS=()

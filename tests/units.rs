@@ -86,7 +86,8 @@ fn check_unit(file: &str, config: &str) {
         &format!("/usr/sbin/vrrp-ha run --config {config}"),
     );
     // Debian 12's systemd 252 has no notify-reload: the daemon reloads on SIGHUP.
-    has("Service", "ExecReload", "/bin/kill -HUP $MAINPID");
+    // The shell's own kill: /bin/kill (procps) is not on a minimal Debian 12.
+    has("Service", "ExecReload", "/bin/sh -c 'kill -HUP $$MAINPID'");
     has("Service", "Restart", "on-failure");
     has("Service", "RestartSec", "1s");
     has("Service", "WatchdogSec", "10s");
