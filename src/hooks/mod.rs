@@ -197,7 +197,7 @@ impl Runner {
         let st = keys.entry(key.clone()).or_default();
         st.submitted += 1;
         tracing::debug!(
-            VRRP_INSTANCE = %t.name, VRRP_STATE = t.state, VRRP_PREV_STATE = t.prev_state,
+            VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state,
             "queued {} actions for {} {} {}", t.steps(), t.scope, t.name, t.state
         );
         st.queue.push_back((st.submitted, t));
@@ -240,7 +240,7 @@ impl Shared {
             if let Some((gen, old)) = st.queue.pop_front() {
                 let newer = st.queue.back().map(|(_, t)| t.state).unwrap_or("");
                 tracing::info!(
-                    VRRP_INSTANCE = %old.name, VRRP_STATE = old.state,
+                    VRRP_INSTANCE = %old.name, VRRP_ACTIONS = old.state,
                     "{} {}: skipped {} stale actions of {} list, superseded by {}",
                     old.scope, old.name, old.steps(), old.state, newer
                 );
@@ -274,8 +274,7 @@ impl Shared {
         let env = t.env();
         let total = t.steps();
         tracing::info!(
-            VRRP_INSTANCE = %t.name, VRRP_STATE = t.state, VRRP_PREV_STATE = t.prev_state,
-            VRRP_PRIORITY = t.priority, VRRP_REASON = %t.reason,
+            VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state,
             "{} {}: {} -> {}, running {} actions", t.scope, t.name, t.prev_state, t.state, total
         );
         let notify = t.notify.iter().map(Step::Notify);
@@ -283,7 +282,7 @@ impl Shared {
         for (i, step) in steps.enumerate() {
             if let Some(newer) = self.superseded_by(key) {
                 tracing::info!(
-                    VRRP_INSTANCE = %t.name, VRRP_STATE = t.state,
+                    VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state,
                     "{} {}: skipped {} stale actions of {} list, superseded by {}",
                     t.scope, t.name, total - i, t.state, newer
                 );
