@@ -19,7 +19,11 @@ impl Daemon {
                         .add_address(v.ifindex, v.addr, v.prefix, v.label.as_deref())
                         .await
                     {
-                        warn!(vrrp_instance = %r.cfg.name, "{e}");
+                        // A MASTER without its VIP black-holes traffic: say so loudly.
+                        error!(
+                            vrrp_instance = %r.cfg.name,
+                            "MASTER cannot install virtual IP {}/{}: {e}", v.addr, v.prefix
+                        );
                     }
                 }
                 let r = &mut self.routers[i];
