@@ -20,7 +20,7 @@ mod error;
 pub mod model;
 mod nesting;
 mod parse;
-mod schema;
+pub mod schema;
 
 use std::path::Path;
 

@@ -2,10 +2,10 @@
 //! so that an unknown name gets a helpful "did you mean".
 
 /// Nodes allowed at the top level of a file.
-pub(crate) const TOP: &[&str] = &["router-id", "instance", "script", "sync-group"];
+pub const TOP: &[&str] = &["router-id", "instance", "script", "sync-group"];
 
 /// Nodes allowed inside `instance "NAME" { ... }`.
-pub(crate) const INSTANCE: &[&str] = &[
+pub const INSTANCE: &[&str] = &[
     "interface",
     "vrid",
     "priority",
@@ -33,12 +33,12 @@ pub(crate) const INSTANCE: &[&str] = &[
 ];
 
 /// Nodes allowed inside `script "NAME" { ... }`.
-pub(crate) const SCRIPT: &[&str] = &[
+pub const SCRIPT: &[&str] = &[
     "exec", "interval", "timeout", "rise", "fall", "weight", "user",
 ];
 
 /// Nodes allowed inside `sync-group "NAME" { ... }`.
-pub(crate) const SYNC_GROUP: &[&str] = &[
+pub const SYNC_GROUP: &[&str] = &[
     "instances",
     "notify",
     "on-master",
@@ -48,7 +48,18 @@ pub(crate) const SYNC_GROUP: &[&str] = &[
 ];
 
 /// Nodes allowed inside `on-master { ... }` and the other hook blocks.
-pub(crate) const HOOK: &[&str] = &["start", "stop", "restart", "reload", "exec"];
+pub const HOOK: &[&str] = &["start", "stop", "restart", "reload", "exec"];
+
+/// Every node name of the language, each once (docs and tests check against it).
+pub fn all_nodes() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for name in [TOP, INSTANCE, SCRIPT, SYNC_GROUP, HOOK].concat() {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
 
 /// Which block a node sits in.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
