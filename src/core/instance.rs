@@ -448,6 +448,12 @@ impl Instance {
         &self.params
     }
 
+    /// In Fault (or bound for it) by a cause of its own: its link is down or a weight-0
+    /// track fails. A sync group's hold does not count.
+    pub fn own_fault(&self) -> bool {
+        self.running && (self.track_fault || !self.link_up)
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats

@@ -81,34 +81,56 @@ impl Router {
     /// Feed `event` to instance `name` at `now`; unknown names yield nothing.
     pub fn handle(&mut self, name: &str, event: Event, now: Instant) -> Vec<Output> {
         let mut out = Vec::new();
+        if self.instance(name).is_none() {
+            return out;
+        }
         let mut queue = VecDeque::from([(name.to_string(), event, false)]);
-        while let Some((name, event, forced)) = queue.pop_front() {
-            let Some(instance) = self.instances.iter_mut().find(|i| i.params().name == name) else {
-                continue;
-            };
-            for action in instance.handle(event, now) {
-                let transition = match &action {
-                    Action::Transition { to, reason, .. } => Some((*to, reason.clone())),
-                    _ => None,
+        loop {
+            while let Some((name, event, forced)) = queue.pop_front() {
+                let Some(instance) = self.instances.iter_mut().find(|i| i.params().name == name)
+                else {
+                    continue;
                 };
-                out.push(Output::Instance {
-                    name: name.clone(),
-                    action,
-                });
-                if let Some((to, reason)) = transition {
-                    self.route_transition(&name, to, forced, &reason, &mut queue, &mut out);
+                for action in instance.handle(event, now) {
+                    let transition = match &action {
+                        Action::Transition { from, to, reason } => {
+                            Some((*from, *to, reason.clone()))
+                        }
+                        _ => None,
+                    };
+                    out.push(Output::Instance {
+                        name: name.clone(),
+                        action,
+                    });
+                    if let Some((from, to, reason)) = transition {
+                        let t = (from, to, forced, reason.as_str());
+                        self.route_transition(&name, t, &mut queue, &mut out);
+                    }
                 }
             }
+            // Fault holds follow the members' own causes, whatever event changed them;
+            // the commands do not change those causes, so the second pass is quiet.
+            let instances = &self.instances;
+            let own_fault = |member: &str| {
+                instances
+                    .iter()
+                    .find(|i| i.params().name == member)
+                    .is_some_and(Instance::own_fault)
+            };
+            for group in &mut self.groups {
+                let commands = group.reconcile(own_fault);
+                queue.extend(commands.into_iter().map(|(m, e)| (m, e, true)));
+            }
+            if queue.is_empty() {
+                return out;
+            }
         }
-        out
     }
 
     fn route_transition(
         &mut self,
         name: &str,
-        to: State,
-        forced: bool,
-        reason: &str,
+        (from, to, forced, reason): (State, State, bool, &str),
         queue: &mut VecDeque<(String, Event, bool)>,
         out: &mut Vec<Output>,
     ) {
@@ -120,7 +142,7 @@ impl Router {
                 .map_or(State::Initialize, Instance::state)
         };
         for group in self.groups.iter_mut().filter(|g| g.contains(name)) {
-            let outcome = group.on_transition(name, to, forced, reason, state_of);
+            let outcome = group.on_transition(name, from, to, forced, reason, state_of);
             // Commands only come from unforced transitions, so this terminates.
             queue.extend(outcome.commands.into_iter().map(|(m, e)| (m, e, true)));
             if let Some(transition) = outcome.transition {
@@ -285,12 +307,14 @@ mod tests {
     }
 
     #[test]
-    fn two_faulty_members_release_only_when_both_recover() {
+    fn a_cause_that_appears_while_held_keeps_the_others_in_fault() {
         let mut r = router();
         start(&mut r);
         r.handle("VI_1", Event::LinkDown, Instant::from_millis(100));
-        // VI_2 is already in Fault by command; its own link failure adds a cause.
-        r.handle(
+        assert_eq!(state(&r, "VI_2"), State::Fault, "held by VI_1");
+        // VI_2 is already in Fault (held): its own track failing is no transition,
+        // yet it must now hold VI_1 in turn.
+        let out = r.handle(
             "VI_2",
             Event::Track {
                 delta: 0,
@@ -298,9 +322,52 @@ mod tests {
             },
             Instant::from_millis(150),
         );
+        assert!(groups(&out).is_empty());
         r.handle("VI_1", Event::LinkUp, Instant::from_millis(200));
-        assert_eq!(state(&r, "VI_1"), State::Backup);
+        assert_eq!(state(&r, "VI_1"), State::Fault, "held by VI_2's own fault");
         assert_eq!(state(&r, "VI_2"), State::Fault, "its own track still fails");
+        let out = r.handle(
+            "VI_2",
+            Event::Track {
+                delta: 0,
+                fault: false,
+            },
+            Instant::from_millis(300),
+        );
+        assert_eq!(state(&r, "VI_1"), State::Backup);
+        assert_eq!(state(&r, "VI_2"), State::Backup);
+        assert_eq!(groups(&out), vec![(State::Fault, State::Backup)]);
+        let reason = out.iter().find_map(|o| match o {
+            Output::Instance {
+                name,
+                action: Action::Transition { reason, .. },
+            } if name == "VI_1" => Some(reason.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            reason.as_deref(),
+            Some("sync group G1: no other member is FAULT any more")
+        );
+    }
+
+    #[test]
+    fn leaving_fault_for_backup_does_not_push_a_master_member_down() {
+        let mut r = router();
+        start(&mut r);
+        // VI_3 is in no group; VI_1 and VI_2 both master, then VI_2 loses and regains
+        // its link alone: a fall to Fault pulls VI_1 along, the way back does not
+        // push anybody.
+        r.handle(
+            "VI_1",
+            Event::Timer(Timer::MasterDown),
+            Instant::from_millis(4000),
+        );
+        r.handle("VI_2", Event::LinkDown, Instant::from_millis(4100));
+        assert_eq!(state(&r, "VI_1"), State::Fault);
+        let out = r.handle("VI_2", Event::LinkUp, Instant::from_millis(4200));
+        assert_eq!(state(&r, "VI_1"), State::Backup);
+        assert_eq!(state(&r, "VI_2"), State::Backup);
+        assert_eq!(groups(&out), vec![(State::Fault, State::Backup)]);
     }
 
     #[test]

@@ -7,9 +7,13 @@
 //!
 //! Semantics, as keepalived's: a member becoming Master pulls the Backup
 //! members to Master; a Master member falling to Backup pushes the other
-//! Masters to Backup; a member in Fault holds every other member in Fault until
-//! no member is in Fault by its own cause. The group state is Master only when
-//! all members are Master, Fault when any member is, Backup otherwise.
+//! Masters to Backup; a member in Fault by a cause of its own (link down,
+//! weight-0 track) holds every other member in Fault until no other member has
+//! such a cause. That hold is derived from the members' own causes after every
+//! event ([`SyncGroup::reconcile`]), not from transitions, so a cause that
+//! appears while a member is already held in Fault is not missed. The group
+//! state is Master only when all members are Master, Fault when any member is,
+//! Backup otherwise.
 
 use std::collections::BTreeSet;
 
@@ -40,8 +44,8 @@ pub struct SyncOutcome {
 pub struct SyncGroup {
     name: String,
     members: Vec<String>,
-    /// Members in Fault by their own cause (not by this group's command).
-    own_fault: BTreeSet<String>,
+    /// Members this group holds in Fault (another member has a fault of its own).
+    held: BTreeSet<String>,
     state: State,
 }
 
@@ -51,7 +55,7 @@ impl SyncGroup {
         SyncGroup {
             name: name.into(),
             members,
-            own_fault: BTreeSet::new(),
+            held: BTreeSet::new(),
             state: State::Initialize,
         }
     }
@@ -76,11 +80,12 @@ impl SyncGroup {
         self.state
     }
 
-    /// A member moved to `to` for `reason`; `forced` when this group's command
-    /// caused it. `state_of` gives every member's current state (after the move).
+    /// A member moved from `from` to `to` for `reason`; `forced` when this group's
+    /// command caused it. `state_of` gives every member's current state (after the move).
     pub fn on_transition(
         &mut self,
         member: &str,
+        from: State,
         to: State,
         forced: bool,
         reason: &str,
@@ -88,14 +93,15 @@ impl SyncGroup {
     ) -> SyncOutcome {
         let mut commands = Vec::new();
         if !forced && self.contains(member) {
-            let why = |what: &str| format!("sync group {}: {member} {what}", self.name);
-            let was_fault = if to == State::Fault {
-                self.own_fault.insert(member.to_string());
-                false
-            } else {
-                self.own_fault.remove(member)
+            let command = match (from, to) {
+                (_, State::Master) => Some((SyncCommand::Master, "became MASTER")),
+                // Only a fall from Master pushes the others; leaving Fault or
+                // Initialize for Backup is a fresh election, not a loss.
+                (State::Master, State::Backup) => Some((SyncCommand::Backup, "became BACKUP")),
+                _ => None,
             };
-            let mut send = |command: SyncCommand, reason: String| {
+            if let Some((command, what)) = command {
+                let reason = format!("sync group {}: {member} {what}", self.name);
                 for other in self.members.iter().filter(|m| *m != member) {
                     commands.push((
                         other.clone(),
@@ -105,16 +111,6 @@ impl SyncGroup {
                         },
                     ));
                 }
-            };
-            if to == State::Fault {
-                send(SyncCommand::Fault, why("is FAULT"));
-            } else if was_fault && self.own_fault.is_empty() {
-                send(SyncCommand::Recover, why("recovered from FAULT"));
-            }
-            match to {
-                State::Master => send(SyncCommand::Master, why("became MASTER")),
-                State::Backup if !was_fault => send(SyncCommand::Backup, why("became BACKUP")),
-                _ => {}
             }
         }
         let new_state = self.compute(&state_of);
@@ -128,6 +124,45 @@ impl SyncGroup {
             commands,
             transition,
         }
+    }
+
+    /// Hold in Fault every member while another member has a fault of its own
+    /// (`own_fault`), release it when none has: the commands for members whose hold
+    /// changed. Call after every event; it is idempotent.
+    pub fn reconcile(&mut self, own_fault: impl Fn(&str) -> bool) -> Vec<(String, Event)> {
+        let faulty: Vec<&String> = self.members.iter().filter(|m| own_fault(m)).collect();
+        let mut commands = Vec::new();
+        for member in &self.members {
+            let cause = faulty.iter().find(|f| **f != member);
+            let held = self.held.contains(member);
+            match cause {
+                Some(cause) if !held => {
+                    self.held.insert(member.clone());
+                    commands.push((
+                        member.clone(),
+                        Event::Sync {
+                            command: SyncCommand::Fault,
+                            reason: format!("sync group {}: {cause} is FAULT", self.name),
+                        },
+                    ));
+                }
+                None if held => {
+                    self.held.remove(member);
+                    commands.push((
+                        member.clone(),
+                        Event::Sync {
+                            command: SyncCommand::Recover,
+                            reason: format!(
+                                "sync group {}: no other member is FAULT any more",
+                                self.name
+                            ),
+                        },
+                    ));
+                }
+                _ => {}
+            }
+        }
+        commands
     }
 
     fn compute(&self, state_of: &impl Fn(&str) -> State) -> State {
