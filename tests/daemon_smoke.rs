@@ -363,3 +363,39 @@ fn use_vmac_carries_the_vip_and_is_removed_on_exit() {
     );
     assert!(!link_exists(&a, "vrrp.51"), "vrrp.51 left behind");
 }
+
+/// IPv4 VRRPv3 checksums come in two forms: each side accepts both, and the one whose
+/// peer uses the other form says so, naming the setting that fixes it.
+#[test]
+fn a_peer_with_the_other_v3_checksum_form_is_named_in_the_log() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhckA{pid}"), format!("vhckB{pid}"));
+    let mut lab = Lab::new("vhcksum");
+    setup(&mut lab, &a, &b);
+    let message = config("eth0", 100).replace(
+        "    virtual-ip",
+        "    v3-checksum \"message\"\n    virtual-ip",
+    );
+    lab.start("lb1", &a, &message);
+    lab.start("lb2", &b, &config("eth0", 90));
+    wait_for(Duration::from_secs(5), || has_vip(&a)).expect("lb1 never became Master");
+    let warned = wait_for(Duration::from_secs(3), || {
+        lab.log("lb2")
+            .contains("peer 192.0.2.1 uses the VRRPv3 checksum form \"message\"")
+    });
+    assert!(warned.is_some(), "lb2 log:\n{}", lab.log("lb2"));
+    let lb2 = lab.log("lb2");
+    assert!(lb2.contains("but we send \"pseudo-header\""), "{lb2}");
+    assert!(lb2.contains("set v3-checksum to match it"), "{lb2}");
+    assert_eq!(
+        lb2.matches("uses the VRRPv3 checksum form").count(),
+        1,
+        "logged once: {lb2}"
+    );
+    // lb1 only hears lb2 if lb2 is Master; the election itself is unaffected.
+    assert!(!has_vip(&b), "lb2 holds the VIP too (split brain)");
+}

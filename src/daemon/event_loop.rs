@@ -22,7 +22,7 @@ use super::status::{self, InstanceStatus};
 use super::DaemonError;
 use crate::config::{self, Config};
 use crate::core::instance::{Action, Event, Instance, State, Timer};
-use crate::core::packet::{self, Advert, Auth, ChecksumMode, Version};
+use crate::core::packet::{self, Advert, Auth, ChecksumForm, ChecksumMode, Version};
 use crate::core::router::{Output, Router as CoreRouter};
 use crate::core::time::Instant as CoreInstant;
 use crate::hooks::{self, Runner, RunnerOptions, Scope};
@@ -325,6 +325,7 @@ impl Daemon {
         match packet::decode(&pkt.payload, pkt.src, pkt.dst) {
             Ok((advert, form)) => {
                 for i in targets {
+                    let first = !self.inst(i).stats().checksum_forms.contains_key(&pkt.src);
                     let ev = Event::Advert {
                         src: pkt.src,
                         ttl: pkt.ttl,
@@ -332,6 +333,10 @@ impl Daemon {
                         advert: advert.clone(),
                     };
                     self.feed(i, ev).await;
+                    let counted = self.inst(i).stats().checksum_forms.contains_key(&pkt.src);
+                    if first && counted && advert.version == Version::V3 && pkt.src.is_ipv4() {
+                        self.log_peer_checksum(i, pkt.src, form);
+                    }
                 }
             }
             Err(e) => {
@@ -348,6 +353,34 @@ impl Daemon {
                     }
                 }
             }
+        }
+    }
+
+    /// IPv4 VRRPv3 checksums come in two forms in the field; a peer that uses the other
+    /// one probably drops our adverts, which splits the brain: say so when first heard.
+    fn log_peer_checksum(&self, i: usize, src: IpAddr, form: ChecksumForm) {
+        let r = &self.routers[i];
+        let ours = match r.cfg.v3_checksum {
+            ChecksumMode::PseudoHeader => ChecksumForm::PseudoHeader,
+            ChecksumMode::Message => ChecksumForm::Message,
+        };
+        let describe = |f: ChecksumForm| match f {
+            ChecksumForm::PseudoHeader => "\"pseudo-header\" (keepalived, Wireshark)",
+            ChecksumForm::Message => "\"message\" (RFC 9568, Cisco, Juniper)",
+        };
+        if form == ours {
+            info!(
+                vrrp_instance = %r.cfg.name, src = %src,
+                "peer {src} uses the VRRPv3 checksum form {}, as we do", describe(form)
+            );
+        } else {
+            warn!(
+                vrrp_instance = %r.cfg.name, src = %src,
+                "peer {src} uses the VRRPv3 checksum form {} but we send {}: it may drop our \
+                 adverts; set v3-checksum to match it",
+                describe(form),
+                describe(ours)
+            );
         }
     }
 
