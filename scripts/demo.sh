@@ -8,7 +8,7 @@
 #   lb2 ─────┤                             nginx on lb1/lb2 proxies to web
 #   web ─────┘
 #
-# Usage: sudo scripts/demo.sh [--keepalived]
+# Usage (as root): scripts/demo.sh [--keepalived]
 #   --keepalived   run the same demo with keepalived instead of vrrp-ha, to compare.
 # DEMO_KEEP=1 keeps the logs (daemons, nginx, requests) in a temp dir.
 # Installs nginx-light, curl, iproute2 and procps with apt-get when missing; needs cargo.

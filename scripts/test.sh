@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run the whole vrrp-ha test suite, as CI does (.ci/run calls this).
 #
-#   sudo scripts/test.sh
+#   scripts/test.sh        (as root)
 #
 # Meant for a fresh Debian 12 machine, as root: it installs the Debian
 # packages the tests use (only those missing), then runs rustfmt, clippy, the
