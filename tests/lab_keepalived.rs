@@ -29,6 +29,9 @@ fn receive_errors(imp: Impl, p: &Proc) -> Vec<String> {
         .into_iter()
         // keepalived's start-up banner echoes its command line and config tips.
         .filter(|l| !l.contains("Command line") && !l.contains("NOTICE"))
+        // vrrp-ha logs every dropped or suspicious advert at WARN or above; INFO lines
+        // (e.g. the checksum form a peer uses, when it matches ours) are not errors.
+        .filter(|l| imp == Impl::Keepalived || l.contains(" WARN ") || l.contains(" ERROR "))
         .collect()
 }
 
