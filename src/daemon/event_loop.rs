@@ -1,7 +1,7 @@
 //! The one event loop: sockets, timers, link events and signals in; core events out;
 //! core actions carried out in order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use tracing::{debug, error, info, warn};
 mod actions;
 mod instances;
 mod reconfigure;
+mod relink;
 mod sync;
 
 use super::setup::{params_for, GARP_SECOND_BURST};
@@ -28,7 +29,7 @@ use crate::core::time::Instant as CoreInstant;
 use crate::hooks::{self, Runner, RunnerOptions, Scope};
 use crate::net::garp::{build_garp, L2Socket, BROADCAST};
 use crate::net::ndisc::{build_unsolicited_na, ALL_NODES_MAC};
-use crate::net::netlink::{self, NetEvent, Netlink};
+use crate::net::netlink::{self, LinkInfo, NetEvent, Netlink};
 use crate::net::socket::{Family, Received, VrrpSocket};
 use crate::net::{vmac, NetError};
 use crate::sdnotify::{self, Notifier};
@@ -117,6 +118,9 @@ struct Router {
     mismatch_log: RateLimit,
     send_log: RateLimit,
     rx_errors: HashMap<&'static str, u64>,
+    /// Re-attached to a re-created interface that had no IPv4 address yet: the next
+    /// one added there becomes the advert source (see `relink`).
+    primary_pending: bool,
 }
 
 struct Daemon {
@@ -126,6 +130,10 @@ struct Daemon {
     nl: Netlink,
     l2: Option<L2Socket>,
     sockets: Vec<Arc<VrrpSocket>>,
+    /// Per socket: its receive task, ended when the socket is replaced.
+    receivers: Vec<tokio::task::AbortHandle>,
+    /// Interfaces (by index) whose ARP settings `use-vmac` already changed.
+    arp_quieted: HashSet<u32>,
     /// Per socket: VRID -> routers.
     demux: Vec<HashMap<u8, Vec<usize>>>,
     unknown_vrid: Vec<(u64, RateLimit)>,
@@ -442,11 +450,13 @@ impl Daemon {
         let (index, up) = match ev {
             NetEvent::Link(l) => {
                 tracker.link_changed(&l.name, l.up);
+                self.relink(&l).await;
                 (l.index, l.up)
             }
             NetEvent::LinkGone { index, name } => {
                 tracker.link_changed(&name, false);
-                (index, false)
+                self.link_gone(index).await;
+                return;
             }
             NetEvent::AddrAdded {
                 index,
@@ -455,8 +465,20 @@ impl Daemon {
                 self.learn_link_local(index).await;
                 return;
             }
+            NetEvent::AddrAdded {
+                index,
+                addr: IpAddr::V4(_),
+            } => {
+                self.learn_primary_v4(index).await;
+                return;
+            }
             NetEvent::AddrAdded { .. } | NetEvent::AddrRemoved { .. } => return,
         };
+        self.link_changed(index, up).await;
+    }
+
+    /// Feed LinkUp / LinkDown to the instances on `index` when its state really changed.
+    async fn link_changed(&mut self, index: u32, up: bool) {
         let Some(prev) = self.link_up.get_mut(&index) else {
             return;
         };

@@ -28,6 +28,8 @@ impl Daemon {
             nl,
             l2: None,
             sockets: Vec::new(),
+            receivers: Vec::new(),
+            arp_quieted: HashSet::new(),
             demux: Vec::new(),
             unknown_vrid: Vec::new(),
             routers: Vec::new(),
@@ -76,32 +78,27 @@ impl Daemon {
         let family = if ipv6 { Family::V6 } else { Family::V4 };
         let link = self.nl.link_by_name(&cfg.interface).await?;
         self.link_up.insert(link.index, link.up);
-        let vip_addrs: Vec<IpAddr> = cfg.virtual_ips.iter().map(|v| v.addr).collect();
-
-        let primary = match cfg.unicast_source {
+        // A down link has no link-local address yet: start (in Fault) with none and learn
+        // it from the address events once the link is up.
+        let wait = if link.up {
+            LINK_LOCAL_WAIT
+        } else {
+            Duration::ZERO
+        };
+        let primary = match self.resolve_primary(cfg, link.index, wait).await? {
             Some(a) => a,
             None if ipv6 => {
-                // A down link has no link-local address yet: start (in Fault) with none and
-                // learn it from the address events once the link is up.
-                let wait = if link.up { LINK_LOCAL_WAIT } else { Duration::ZERO };
-                match self.wait_link_local(link.index, &vip_addrs, wait).await? {
-                    Some(ll) => IpAddr::V6(ll),
-                    None => {
-                        warn!(vrrp_instance = %cfg.name, interface = %cfg.interface,
-                            "no usable IPv6 link-local address yet; waiting for one");
-                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-                    }
-                }
+                warn!(vrrp_instance = %cfg.name, interface = %cfg.interface,
+                    "no usable IPv6 link-local address yet; waiting for one");
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
             }
-            None => match self.nl.primary_v4(link.index, &vip_addrs).await? {
-                Some(a) => IpAddr::V4(a),
-                None => {
-                    return Err(instance_err(
-                        cfg,
-                        format!("interface {} has no IPv4 address to send adverts from (set unicast-source)", cfg.interface),
-                    ))
-                }
-            },
+            None => return Err(instance_err(
+                cfg,
+                format!(
+                    "interface {} has no IPv4 address to send adverts from (set unicast-source)",
+                    cfg.interface
+                ),
+            )),
         };
 
         let sock = match self.by_iface.get(&(cfg.interface.clone(), family)) {
@@ -110,14 +107,70 @@ impl Daemon {
                 let s = Arc::new(VrrpSocket::open(family, &cfg.interface, link.index)?);
                 let i = self.sockets.len();
                 self.sockets.push(s.clone());
+                self.receivers
+                    .push(spawn_receiver(i, s, self.pkt_tx.clone()));
                 self.demux.push(HashMap::new());
                 self.unknown_vrid.push((0, RateLimit::default()));
                 self.by_iface.insert((cfg.interface.clone(), family), i);
-                spawn_receiver(i, s, self.pkt_tx.clone());
                 i
             }
         };
 
+        let a = self.attach(cfg, &link).await?;
+        let vips = self.resolve_vips(cfg, a.ifindex).await?;
+
+        let router = Router {
+            cfg: cfg.clone(),
+            sock,
+            send_sock: a.send_sock,
+            ifindex: link.index,
+            announce_ifindex: a.ifindex,
+            announce_mac: a.mac,
+            vmac: a.vmac,
+            vips,
+            installed: Vec::new(),
+            replacing_vips: false,
+            timers: BTreeMap::new(),
+            next_burst: None,
+            drop_log: RateLimit::default(),
+            mismatch_log: RateLimit::default(),
+            send_log: RateLimit::default(),
+            rx_errors: HashMap::new(),
+            primary_pending: false,
+        };
+        Ok((router, Instance::new(params_for(cfg, primary))))
+    }
+
+    /// The address adverts go out from: `unicast-source`, else the interface's primary
+    /// IPv4 address or usable IPv6 link-local one, waiting up to `wait` for one to leave
+    /// DAD (`None`: there is none yet).
+    pub(super) async fn resolve_primary(
+        &self,
+        cfg: &config::Instance,
+        ifindex: u32,
+        wait: Duration,
+    ) -> Result<Option<IpAddr>, DaemonError> {
+        if let Some(a) = cfg.unicast_source {
+            return Ok(Some(a));
+        }
+        let vip_addrs: Vec<IpAddr> = cfg.virtual_ips.iter().map(|v| v.addr).collect();
+        if cfg.is_ipv6() {
+            let ll = self.wait_link_local(ifindex, &vip_addrs, wait).await?;
+            Ok(ll.map(IpAddr::V6))
+        } else {
+            let a = self.nl.primary_v4(ifindex, &vip_addrs).await?;
+            Ok(a.map(IpAddr::V4))
+        }
+    }
+
+    /// Where the instance announces its VIPs from on `link`: the link itself, or a
+    /// (re-)created vmac over it with its send socket.
+    pub(super) async fn attach(
+        &mut self,
+        cfg: &config::Instance,
+        link: &LinkInfo,
+    ) -> Result<Attachment, DaemonError> {
+        let ipv6 = cfg.is_ipv6();
         let (announce_ifindex, announce_mac, vmac_index) = if cfg.use_vmac {
             let v = vmac::create(&self.nl, cfg.vrid, ipv6, link.index).await?;
             info!(vrrp_instance = %cfg.name, vmac = %v.name, "created vmac interface");
@@ -135,10 +188,13 @@ impl Daemon {
         // MAC; IPv6 ones stay on the base interface, whose link-local address they need.
         let send_sock = match vmac_index {
             Some(vi) if !ipv6 => {
-                if !self.arp_saved.contains_key(&cfg.interface) {
+                // A re-created interface has its defaults again: quiet it again, but keep
+                // the settings saved from the first one to restore.
+                if !self.arp_quieted.contains(&link.index) {
                     match vmac::quiet_base_arp(&cfg.interface) {
                         Ok(old) => {
-                            self.arp_saved.insert(cfg.interface.clone(), old);
+                            self.arp_quieted.insert(link.index);
+                            self.arp_saved.entry(cfg.interface.clone()).or_insert(old);
                         }
                         Err(e) => {
                             warn!(interface = %cfg.interface, "cannot set arp_ignore/arp_filter for use-vmac: {e}")
@@ -151,27 +207,12 @@ impl Daemon {
             _ => None,
         };
 
-        let vips = self.resolve_vips(cfg, announce_ifindex).await?;
-
-        let router = Router {
-            cfg: cfg.clone(),
-            sock,
-            send_sock,
-            ifindex: link.index,
-            announce_ifindex,
-            announce_mac,
+        Ok(Attachment {
+            ifindex: announce_ifindex,
+            mac: announce_mac,
             vmac: vmac_index,
-            vips,
-            installed: Vec::new(),
-            replacing_vips: false,
-            timers: BTreeMap::new(),
-            next_burst: None,
-            drop_log: RateLimit::default(),
-            mismatch_log: RateLimit::default(),
-            send_log: RateLimit::default(),
-            rx_errors: HashMap::new(),
-        };
-        Ok((router, Instance::new(params_for(cfg, primary))))
+            send_sock,
+        })
     }
 
     /// Each VIP with the index of the interface it goes on (`dev=`, else `default`).
@@ -281,12 +322,21 @@ impl Daemon {
     }
 }
 
-/// Read packets off one socket into the loop's channel, forever.
+/// Where an instance announces its VIPs from (see [`Daemon::attach`]).
+pub(super) struct Attachment {
+    pub(super) ifindex: u32,
+    pub(super) mac: [u8; 6],
+    pub(super) vmac: Option<u32>,
+    pub(super) send_sock: Option<Arc<VrrpSocket>>,
+}
+
+/// Read packets off one socket into the loop's channel until aborted (a socket bound to
+/// a deleted interface just goes quiet, so its reader must be ended from outside).
 pub(super) fn spawn_receiver(
     index: usize,
     sock: Arc<VrrpSocket>,
     tx: mpsc::Sender<(usize, Received)>,
-) {
+) -> tokio::task::AbortHandle {
     tokio::spawn(async move {
         loop {
             match sock.recv().await {
@@ -302,5 +352,6 @@ pub(super) fn spawn_receiver(
                 }
             }
         }
-    });
+    })
+    .abort_handle()
 }
