@@ -4,7 +4,9 @@
 //! Checks: the priority-100 node becomes Master and holds the VIP, the other does not;
 //! SIGTERM on the Master moves the VIP to the backup within Skew_Time plus a margin,
 //! and the stopped daemon exits 0 having removed its VIP. SIGHUP: an invalid config
-//! is kept out, a lowered priority hands the VIP over.
+//! is kept out, a lowered priority hands the VIP over. An interface deleted and created
+//! again (a new index) is followed: three namespaces around a bridge, the Master's
+//! veth is deleted and plugged in again, and the Master preempts on the new one.
 
 use std::fs;
 use std::path::{Path, PathBuf};

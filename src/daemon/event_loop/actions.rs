@@ -48,7 +48,14 @@ impl Daemon {
                 }
                 if let Some(vm) = r.vmac {
                     if let Err(e) = self.nl.set_link_up(vm, false).await {
-                        warn!(vrrp_instance = %r.cfg.name, "{e}");
+                        // Deleting the base interface takes the vmac with it, often before
+                        // we hear the base went down: then nothing is left to bring down.
+                        match self.nl.link_by_index(vm).await {
+                            Err(NetError::NoSuchInterface(_)) => {
+                                debug!(vrrp_instance = %r.cfg.name, "vmac already gone: {e}")
+                            }
+                            _ => warn!(vrrp_instance = %r.cfg.name, "{e}"),
+                        }
                     }
                 }
             }

@@ -92,13 +92,15 @@ impl Daemon {
                     "no usable IPv6 link-local address yet; waiting for one");
                 IpAddr::V6(Ipv6Addr::UNSPECIFIED)
             }
-            None => return Err(instance_err(
-                cfg,
-                format!(
+            None => {
+                return Err(instance_err(
+                    cfg,
+                    format!(
                     "interface {} has no IPv4 address to send adverts from (set unicast-source)",
                     cfg.interface
                 ),
-            )),
+                ))
+            }
         };
 
         let sock = match self.by_iface.get(&(cfg.interface.clone(), family)) {

@@ -9,10 +9,16 @@ impl Daemon {
     /// A link was deleted: its instances go to Fault; what lived on it (VIPs, vmacs over
     /// it) went with it, so nothing is removed from it later.
     pub(super) async fn link_gone(&mut self, index: u32) {
+        // The kernel deletes a macvlan with its parent, usually before telling of the
+        // parent: nothing is left to bring down.
+        for r in self.routers.iter_mut().filter(|r| r.vmac == Some(index)) {
+            r.installed.retain(|v| v.ifindex != index);
+            r.vmac = None;
+            r.send_sock = None;
+        }
         for r in self.routers.iter_mut().filter(|r| r.ifindex == index) {
             let on_it = |v: &Vip| v.ifindex == index || Some(v.ifindex) == r.vmac;
             r.installed.retain(|v| !on_it(v));
-            // The kernel deletes a macvlan with its parent.
             if r.vmac.take().is_some() {
                 r.send_sock = None;
             }
