@@ -436,13 +436,13 @@ fn has_vip_on(ns: &str, dev: &str) -> bool {
 /// name with a new index: the daemon follows it and, with the higher priority, preempts.
 #[test]
 fn a_re_created_interface_is_followed_and_its_master_preempts_again() {
-    relink_scenario("vhrl", None);
+    relink_scenario("vhfo", None);
 }
 
 /// The same with `use-vmac`: the vmac went with its parent and is made again over the new one.
 #[test]
 fn a_re_created_interface_gets_its_vmac_again() {
-    relink_scenario("vhrv", Some("vrrp.51"));
+    relink_scenario("vhfv", Some("vrrp.51"));
 }
 
 /// See the two tests above; `vmac`: the interface the VIP goes on with `use-vmac`.
