@@ -436,17 +436,28 @@ fn has_vip_on(ns: &str, dev: &str) -> bool {
 /// name with a new index: the daemon follows it and, with the higher priority, preempts.
 #[test]
 fn a_re_created_interface_is_followed_and_its_master_preempts_again() {
-    relink_scenario("vhfo", None);
+    relink_scenario("vhfo", None, false);
 }
 
 /// The same with `use-vmac`: the vmac went with its parent and is made again over the new one.
 #[test]
 fn a_re_created_interface_gets_its_vmac_again() {
-    relink_scenario("vhfv", Some("vrrp.51"));
+    relink_scenario("vhfv", Some("vrrp.51"), false);
 }
 
-/// See the two tests above; `vmac`: the interface the VIP goes on with `use-vmac`.
-fn relink_scenario(tag: &str, vmac: Option<&str>) {
+/// The same with an IPv6 instance beside the IPv4 one: both sockets of the interface are
+/// reopened and the IPv6 one learns the new link-local address.
+#[test]
+fn a_re_created_interface_is_followed_by_both_families() {
+    relink_scenario("vhf6", None, true);
+}
+
+/// The IPv6 VIP of [`relink_scenario`]'s second instance.
+const VIP6: &str = "2001:db8::200";
+
+/// See the tests above; `vmac`: the interface the VIP goes on with `use-vmac`; `ipv6`: add
+/// an IPv6 instance (same vrid, its own family) that must follow too.
+fn relink_scenario(tag: &str, vmac: Option<&str>, ipv6: bool) {
     if let Err(reason) = prerequisites() {
         skip_or_fail(&reason);
         return;
@@ -465,29 +476,61 @@ fn relink_scenario(tag: &str, vmac: Option<&str>) {
         ),
         None => cfg,
     };
+    let with_v6 = |cfg: String, priority: u8| {
+        if !ipv6 {
+            return cfg;
+        }
+        let v6 = config("eth0", priority)
+            .replace("VI_1", "VI_6")
+            .replace(&format!("{VIP}/24"), &format!("{VIP6}/64"));
+        cfg + &v6
+    };
+    let has_v6 = |ns: &str| {
+        Command::new("ip")
+            .args(["-n", ns, "-o", "addr", "show", "dev", "eth0"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet6 {VIP6}/")))
+    };
+    // Master holds every VIP on its interface (`a`), the other none of them.
+    let master = |m: &str, o: &str| {
+        let dev = if m == a { vip_dev } else { "eth0" };
+        has_vip_on(m, dev) && !has_vip(o) && (!ipv6 || (has_v6(m) && !has_v6(o)))
+    };
     let mut lab = Lab::new(tag);
     for ns in [&a, &b, &sw] {
         sh(&["ip", "netns", "add", ns]);
         lab.ns.push(ns.to_string());
         sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        // DAD of the new link-local address would add a second to the IPv6 take-over.
+        for conf in ["all", "default"] {
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{conf}.accept_dad=0"),
+            ]);
+        }
     }
     sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
     sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
     plug(&a, &sw, "pa", "192.0.2.1/24");
     plug(&b, &sw, "pb", "192.0.2.2/24");
-    lab.start("lb1", &a, &with_vmac(config("eth0", 100)));
+    lab.start("lb1", &a, &with_v6(with_vmac(config("eth0", 100)), 100));
     // Only lb1 uses a vmac: two nodes sharing the virtual MAC across a Linux bridge do
     // not hear each other (a separate matter, not this test's).
-    lab.start("lb2", &b, &config("eth0", 90));
+    lab.start("lb2", &b, &with_v6(config("eth0", 90), 90));
     assert!(
-        wait_for(Duration::from_secs(5), || has_vip(&a) && !has_vip(&b)).is_some(),
+        wait_for(Duration::from_secs(5), || master(&a, &b)).is_some(),
         "lb1 never became the only master"
     );
     let old_index = ifindex(&a, "eth0");
 
     // Master_Down_Interval of the backup (priority 90, 100 ms): 3 * 100 + 65 ms.
     sh(&["ip", "-n", &a, "link", "del", "eth0"]);
-    let took = wait_for(Duration::from_secs(2), || has_vip(&b))
+    let took = wait_for(Duration::from_secs(2), || master(&b, &a))
         .expect("lb2 did not take over after lb1's interface was deleted");
     eprintln!("lb2 took over {took:?} after lb1's eth0 was deleted");
     assert!(
@@ -502,10 +545,7 @@ fn relink_scenario(tag: &str, vmac: Option<&str>) {
     assert_ne!(new_index, old_index, "the re-created eth0 kept its index");
     // lb1 comes up as Backup and preempts after its Master_Down_Interval (3 * 100 +
     // 61 ms): well within 2 s unless it failed to follow the new interface.
-    let took = wait_for(Duration::from_secs(2), || {
-        has_vip_on(&a, vip_dev) && !has_vip(&b)
-    })
-    .unwrap_or_else(|| {
+    let took = wait_for(Duration::from_secs(2), || master(&a, &b)).unwrap_or_else(|| {
         panic!(
             "lb1 did not preempt on its re-created {vip_dev} within 2 s:\n{}",
             lab.log("lb1")
@@ -522,9 +562,7 @@ fn relink_scenario(tag: &str, vmac: Option<&str>) {
     );
     // It stays master: the new interface carries its adverts to lb2 (a backup that
     // heard nothing would take over again after 365 ms).
-    let flapped = wait_for(Duration::from_millis(800), || {
-        !has_vip_on(&a, vip_dev) || has_vip(&b)
-    });
+    let flapped = wait_for(Duration::from_millis(800), || !master(&a, &b));
     assert!(flapped.is_none(), "mastership flapped after {flapped:?}");
     if std::env::var_os("VH_SHOW_LOGS").is_some() {
         eprintln!(

@@ -149,7 +149,12 @@ impl Daemon {
         if self.inst(i).params().primary == addr {
             return;
         }
-        info!(vrrp_instance = %self.routers[i].cfg.name, address = %addr, "advert source address changed");
+        let name = &self.routers[i].cfg.name;
+        if addr == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+            info!(vrrp_instance = %name, "waiting for the new interface's IPv6 link-local address");
+        } else {
+            info!(vrrp_instance = %name, address = %addr, "advert source address changed");
+        }
         let mut params = self.inst(i).params().clone();
         params.primary = addr;
         self.feed(i, Event::Reconfigure(params)).await;
