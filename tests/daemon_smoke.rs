@@ -519,8 +519,8 @@ fn relink_scenario(tag: &str, vmac: Option<&str>, ipv6: bool) {
     plug(&a, &sw, "pa", "192.0.2.1/24");
     plug(&b, &sw, "pb", "192.0.2.2/24");
     lab.start("lb1", &a, &with_v6(with_vmac(config("eth0", 100)), 100));
-    // Only lb1 uses a vmac: two nodes sharing the virtual MAC across a Linux bridge do
-    // not hear each other (a separate matter, not this test's).
+    // Only lb1 uses a vmac, so that the VIP's device tells the nodes apart (both using
+    // one is `two_vmac_masters_hear_each_other_and_converge`).
     lab.start("lb2", &b, &with_v6(config("eth0", 90), 90));
     assert!(
         wait_for(Duration::from_secs(5), || master(&a, &b)).is_some(),
@@ -570,4 +570,93 @@ fn relink_scenario(tag: &str, vmac: Option<&str>, ipv6: bool) {
             lab.log("lb2")
         );
     }
+}
+
+/// Both nodes use `use-vmac`, so both send adverts from the same virtual MAC. A node
+/// whose own macvlan is up (a MASTER) must still hear the other's adverts: start lb2
+/// first (MASTER, vmac up), then lb1, which preempts; lb2 must step down, and after a
+/// partition that made both MASTER, the two must converge again.
+#[test]
+fn two_vmac_masters_hear_each_other_and_converge() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b, sw) = (
+        format!("vh2vA{pid}"),
+        format!("vh2vB{pid}"),
+        format!("vh2vS{pid}"),
+    );
+    let mut lab = Lab::new("vh2v");
+    for ns in [&a, &b, &sw] {
+        sh(&["ip", "netns", "add", ns]);
+        lab.ns.push(ns.to_string());
+        sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+    }
+    sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
+    sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
+    plug(&a, &sw, "pa", "192.0.2.1/24");
+    plug(&b, &sw, "pb", "192.0.2.2/24");
+    let vmac = |priority: u8| {
+        config("eth0", priority).replace(
+            "    advert-interval",
+            "    use-vmac #true\n    advert-interval",
+        )
+    };
+    let sole = |m: &str, o: &str| has_vip_on(m, "vrrp.51") && !has_vip(o);
+    lab.start("lb2", &b, &vmac(90));
+    wait_for(Duration::from_secs(5), || has_vip_on(&b, "vrrp.51"))
+        .expect("lb2 alone never became MASTER");
+    lab.start("lb1", &a, &vmac(100));
+    let took = wait_for(Duration::from_secs(3), || sole(&a, &b));
+    assert!(
+        took.is_some(),
+        "lb1 and lb2 never converged on lb1 (lb1 VIP: {}, lb2 VIP: {})",
+        has_vip(&a),
+        has_vip(&b)
+    );
+    eprintln!("lb1 sole MASTER {:?} after it started", took);
+    // Partition (both ports isolated from each other), both become MASTER, heal.
+    for port in ["pa", "pb"] {
+        sh(&[
+            "ip",
+            "-n",
+            &sw,
+            "link",
+            "set",
+            port,
+            "type",
+            "bridge_slave",
+            "isolated",
+            "on",
+        ]);
+    }
+    wait_for(Duration::from_secs(3), || has_vip(&a) && has_vip(&b))
+        .expect("partition did not make both MASTER");
+    for port in ["pa", "pb"] {
+        sh(&[
+            "ip",
+            "-n",
+            &sw,
+            "link",
+            "set",
+            port,
+            "type",
+            "bridge_slave",
+            "isolated",
+            "off",
+        ]);
+    }
+    // The lower priority hears the higher and steps down within about one advert interval.
+    let healed = wait_for(Duration::from_secs(3), || sole(&a, &b));
+    assert!(
+        healed.is_some(),
+        "split brain persists after the partition healed"
+    );
+    eprintln!("converged {:?} after the partition healed", healed);
+    assert!(
+        healed.unwrap_or_default() < Duration::from_millis(600),
+        "slow convergence: {healed:?}"
+    );
 }

@@ -263,8 +263,15 @@ impl Netlink {
         Ok(self.addresses(index).await?.iter().any(|a| a.addr == addr))
     }
 
-    /// Create a private-mode macvlan `name` over `parent` with `mac`, left down.
+    /// Create a bridge-mode macvlan `name` over `parent` with `mac`, left down.
     /// An existing link of that name (left by a crash) is deleted first.
+    ///
+    /// Bridge, not private mode: every node of the virtual router sends its adverts
+    /// from the same virtual MAC, and the kernel hands a multicast frame whose source
+    /// MAC is one of our own private-mode macvlans to that macvlan alone, so the base
+    /// interface (where we listen) would never see the other MASTER's adverts and a
+    /// split brain would never heal. In bridge mode the frame also reaches the base
+    /// interface.
     pub async fn create_macvlan(
         &self,
         name: &str,
@@ -274,7 +281,7 @@ impl Netlink {
         if let Ok(old) = self.link_by_name(name).await {
             self.delete_link(old.index).await?;
         }
-        let msg = LinkMacVlan::new(name, parent, MacVlanMode::Private)
+        let msg = LinkMacVlan::new(name, parent, MacVlanMode::Bridge)
             .address(mac.to_vec())
             .build();
         self.handle
