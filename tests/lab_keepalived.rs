@@ -10,7 +10,9 @@
 
 mod lab;
 
-use lab::{grep_log, holds_for, vip_of, wait_until_from, Host, Impl, Lab, Proc, Vrrp, SLACK};
+use lab::{
+    grep_log, holds_for, vip_of, wait_until, wait_until_from, Host, Impl, Lab, Proc, Vrrp, SLACK,
+};
 use std::time::{Duration, Instant};
 
 use Host::{Lb1, Lb2};
@@ -204,6 +206,12 @@ fn t7_control_wrong_password_is_logged_by_both() {
         lab.has_addr(Lb1, vip) && lab.has_addr(Lb2, vip)
     })
     .unwrap_or_else(|| panic!("a password mismatch should leave both master"));
+    // Both are master once each has sent an advert; the other's complaint about it may
+    // be logged a moment later: wait for both, with a deadline.
+    wait_until(Duration::from_secs(3), || {
+        !receive_errors(Impl::VrrpHa, &d1).is_empty()
+            && !receive_errors(Impl::Keepalived, &d2).is_empty()
+    });
     let (e1, e2) = (
         receive_errors(Impl::VrrpHa, &d1),
         receive_errors(Impl::Keepalived, &d2),
