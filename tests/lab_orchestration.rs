@@ -73,22 +73,7 @@ struct Daemon {
 fn start(lab: &Lab, host: Host, text: &str, env: &[(&str, &str)]) -> Daemon {
     let config = lab.path(&format!("{}-orch", host.role()), "kdl");
     fs::write(&config, text).expect("write config");
-    let c = config.display().to_string();
-    let mut all_env = vec![("RUST_LOG", "debug"), ("NO_COLOR", "1")];
-    all_env.extend_from_slice(env);
-    let proc = lab.spawn_in_env(
-        host,
-        "vrrp-ha",
-        &[
-            env!("CARGO_BIN_EXE_vrrp-ha"),
-            "run",
-            "--config",
-            &c,
-            "--log-level",
-            "debug",
-        ],
-        &all_env,
-    );
+    let proc = lab.run_vrrp_ha(host, &config, env);
     Daemon { proc, config }
 }
 

@@ -920,26 +920,34 @@ impl Lab {
         run(&["tcpdump", "-r", &p, "-nn", "-e", "-vv"]).unwrap_or_else(|e| e)
     }
 
+    /// Starts `vrrp-ha run` on `host` with the config file `conf`, debug logs and
+    /// `env` added to its environment.
+    pub fn run_vrrp_ha(&self, host: Host, conf: &Path, env: &[(&str, &str)]) -> Proc {
+        let c = conf.display().to_string();
+        let mut all_env = vec![("RUST_LOG", "debug"), ("NO_COLOR", "1")];
+        all_env.extend_from_slice(env);
+        self.spawn_in_env(
+            host,
+            "vrrp-ha",
+            &[
+                env!("CARGO_BIN_EXE_vrrp-ha"),
+                "run",
+                "--config",
+                &c,
+                "--log-level",
+                "debug",
+            ],
+            &all_env,
+        )
+    }
+
     /// Writes a config for `imp` and starts it on `host`.
     pub fn start_vrrp(&self, host: Host, imp: Impl, cfg: &Vrrp) -> Proc {
         match imp {
             Impl::VrrpHa => {
                 let conf = self.path(&format!("{}-vrrp-ha", host.role()), "kdl");
                 fs::write(&conf, cfg.to_kdl()).expect("write kdl");
-                let c = conf.display().to_string();
-                self.spawn_in_env(
-                    host,
-                    "vrrp-ha",
-                    &[
-                        env!("CARGO_BIN_EXE_vrrp-ha"),
-                        "run",
-                        "--config",
-                        &c,
-                        "--log-level",
-                        "debug",
-                    ],
-                    &[("RUST_LOG", "debug"), ("NO_COLOR", "1")],
-                )
+                self.run_vrrp_ha(host, &conf, &[])
             }
             Impl::Keepalived => {
                 let conf = self.path(&format!("{}-keepalived", host.role()), "conf");
