@@ -333,10 +333,7 @@ fn use_vmac_carries_the_vip_and_is_removed_on_exit() {
     let (a, b) = (format!("vhvmA{pid}"), format!("vhvmB{pid}"));
     let mut lab = Lab::new("vhvmac");
     setup(&mut lab, &a, &b);
-    let cfg = config("eth0", 100).replace(
-        "    advert-interval",
-        "    use-vmac #true\n    advert-interval",
-    );
+    let cfg = with_vmac(&config("eth0", 100));
     lab.start("lb1", &a, &cfg);
     let on_vmac = || {
         Command::new("ip")
@@ -402,6 +399,47 @@ fn a_peer_with_the_other_v3_checksum_form_is_named_in_the_log() {
     assert!(!has_vip(&b), "lb2 holds the VIP too (split brain)");
 }
 
+/// `cfg` with `use-vmac #true` added to its instance.
+fn with_vmac(cfg: &str) -> String {
+    cfg.replace(
+        "    advert-interval",
+        "    use-vmac #true\n    advert-interval",
+    )
+}
+
+/// Namespaces `<tag>A<pid>` (192.0.2.1) and `<tag>B<pid>` (192.0.2.2), each plugged by
+/// its `eth0` into a bridge in `<tag>S<pid>`. DAD is off: a new link-local address
+/// would otherwise add a second to an IPv6 take-over.
+fn bridged(lab: &mut Lab, tag: &str) -> (String, String, String) {
+    let pid = std::process::id();
+    let (a, b, sw) = (
+        format!("{tag}A{pid}"),
+        format!("{tag}B{pid}"),
+        format!("{tag}S{pid}"),
+    );
+    for ns in [&a, &b, &sw] {
+        sh(&["ip", "netns", "add", ns]);
+        lab.ns.push(ns.to_string());
+        sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        for conf in ["all", "default"] {
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{conf}.accept_dad=0"),
+            ]);
+        }
+    }
+    sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
+    sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
+    plug(&a, &sw, "pa", "192.0.2.1/24");
+    plug(&b, &sw, "pb", "192.0.2.2/24");
+    (a, b, sw)
+}
+
 /// Plug `ns`'s `eth0` into the bridge `br0` of namespace `sw` (port `port`), addressed and up.
 fn plug(ns: &str, sw: &str, port: &str, addr: &str) {
     sh(&[
@@ -462,18 +500,11 @@ fn relink_scenario(tag: &str, vmac: Option<&str>, ipv6: bool) {
         skip_or_fail(&reason);
         return;
     }
-    let pid = std::process::id();
-    let (a, b, sw) = (
-        format!("{tag}A{pid}"),
-        format!("{tag}B{pid}"),
-        format!("{tag}S{pid}"),
-    );
+    let mut lab = Lab::new(tag);
+    let (a, b, sw) = bridged(&mut lab, tag);
     let vip_dev = vmac.unwrap_or("eth0");
-    let with_vmac = |cfg: String| match vmac {
-        Some(_) => cfg.replace(
-            "    advert-interval",
-            "    use-vmac #true\n    advert-interval",
-        ),
+    let vmac_if = |cfg: String| match vmac {
+        Some(_) => with_vmac(&cfg),
         None => cfg,
     };
     let with_v6 = |cfg: String, priority: u8| {
@@ -496,29 +527,7 @@ fn relink_scenario(tag: &str, vmac: Option<&str>, ipv6: bool) {
         let dev = if m == a { vip_dev } else { "eth0" };
         has_vip_on(m, dev) && !has_vip(o) && (!ipv6 || (has_v6(m) && !has_v6(o)))
     };
-    let mut lab = Lab::new(tag);
-    for ns in [&a, &b, &sw] {
-        sh(&["ip", "netns", "add", ns]);
-        lab.ns.push(ns.to_string());
-        sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        // DAD of the new link-local address would add a second to the IPv6 take-over.
-        for conf in ["all", "default"] {
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                &format!("net.ipv6.conf.{conf}.accept_dad=0"),
-            ]);
-        }
-    }
-    sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
-    sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
-    plug(&a, &sw, "pa", "192.0.2.1/24");
-    plug(&b, &sw, "pb", "192.0.2.2/24");
-    lab.start("lb1", &a, &with_v6(with_vmac(config("eth0", 100)), 100));
+    lab.start("lb1", &a, &with_v6(vmac_if(config("eth0", 100)), 100));
     // Only lb1 uses a vmac, so that the VIP's device tells the nodes apart (both using
     // one is `two_vmac_masters_hear_each_other_and_converge`).
     lab.start("lb2", &b, &with_v6(config("eth0", 90), 90));
@@ -582,28 +591,9 @@ fn two_vmac_masters_hear_each_other_and_converge() {
         skip_or_fail(&reason);
         return;
     }
-    let pid = std::process::id();
-    let (a, b, sw) = (
-        format!("vh2vA{pid}"),
-        format!("vh2vB{pid}"),
-        format!("vh2vS{pid}"),
-    );
     let mut lab = Lab::new("vh2v");
-    for ns in [&a, &b, &sw] {
-        sh(&["ip", "netns", "add", ns]);
-        lab.ns.push(ns.to_string());
-        sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-    }
-    sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
-    sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
-    plug(&a, &sw, "pa", "192.0.2.1/24");
-    plug(&b, &sw, "pb", "192.0.2.2/24");
-    let vmac = |priority: u8| {
-        config("eth0", priority).replace(
-            "    advert-interval",
-            "    use-vmac #true\n    advert-interval",
-        )
-    };
+    let (a, b, sw) = bridged(&mut lab, "vh2v");
+    let vmac = |priority: u8| with_vmac(&config("eth0", priority));
     let sole = |m: &str, o: &str| has_vip_on(m, "vrrp.51") && !has_vip(o);
     lab.start("lb2", &b, &vmac(90));
     wait_for(Duration::from_secs(5), || has_vip_on(&b, "vrrp.51"))
