@@ -45,7 +45,7 @@ impl Router {
 
     /// The instance called `name`.
     pub fn instance(&self, name: &str) -> Option<&Instance> {
-        self.instances.iter().find(|i| i.params().name == name)
+        find(&self.instances, name)
     }
 
     /// Every instance, in configuration order.
@@ -111,12 +111,7 @@ impl Router {
             // Fault holds follow the members' own causes, whatever event changed them;
             // the commands do not change those causes, so the second pass is quiet.
             let instances = &self.instances;
-            let own_fault = |member: &str| {
-                instances
-                    .iter()
-                    .find(|i| i.params().name == member)
-                    .is_some_and(Instance::own_fault)
-            };
+            let own_fault = |member: &str| find(instances, member).is_some_and(Instance::own_fault);
             for group in &mut self.groups {
                 let commands = group.reconcile(own_fault);
                 queue.extend(commands.into_iter().map(|(m, e)| (m, e, true)));
@@ -135,12 +130,8 @@ impl Router {
         out: &mut Vec<Output>,
     ) {
         let instances = &self.instances;
-        let state_of = |member: &str| {
-            instances
-                .iter()
-                .find(|i| i.params().name == member)
-                .map_or(State::Initialize, Instance::state)
-        };
+        let state_of =
+            |member: &str| find(instances, member).map_or(State::Initialize, Instance::state);
         for group in self.groups.iter_mut().filter(|g| g.contains(name)) {
             let outcome = group.on_transition(name, from, to, forced, reason, state_of);
             // Commands only come from unforced transitions, so this terminates.
@@ -153,6 +144,11 @@ impl Router {
             }
         }
     }
+}
+
+/// The instance called `name` among `instances`.
+fn find<'a>(instances: &'a [Instance], name: &str) -> Option<&'a Instance> {
+    instances.iter().find(|i| i.params().name == name)
 }
 
 #[cfg(test)]
@@ -213,6 +209,26 @@ mod tests {
         out
     }
 
+    /// The reason of `name`'s transition among `out`.
+    fn reason_of(out: &[Output], name: &str) -> Option<String> {
+        out.iter().find_map(|o| match o {
+            Output::Instance {
+                name: n,
+                action: Action::Transition { reason, .. },
+            } if n == name => Some(reason.clone()),
+            _ => None,
+        })
+    }
+
+    /// VI_1's Master_Down_Timer fires (the tests start every instance at 0).
+    fn vi1_master_down(r: &mut Router) -> Vec<Output> {
+        r.handle(
+            "VI_1",
+            Event::Timer(Timer::MasterDown),
+            Instant::from_millis(4000),
+        )
+    }
+
     fn higher(vrid: u8) -> Event {
         Event::Advert {
             src: "192.0.2.202".parse::<IpAddr>().unwrap(),
@@ -236,22 +252,12 @@ mod tests {
             groups(&start(&mut r)),
             vec![(State::Initialize, State::Backup)]
         );
-        let out = r.handle(
-            "VI_1",
-            Event::Timer(Timer::MasterDown),
-            Instant::from_millis(4000),
-        );
+        let out = vi1_master_down(&mut r);
         assert_eq!(state(&r, "VI_1"), State::Master);
         assert_eq!(state(&r, "VI_2"), State::Master, "VI_2 follows VI_1");
         assert_eq!(state(&r, "VI_3"), State::Backup, "VI_3 is in no group");
         assert_eq!(groups(&out), vec![(State::Backup, State::Master)]);
-        let vi2_reason = out.iter().find_map(|o| match o {
-            Output::Instance {
-                name,
-                action: Action::Transition { reason, .. },
-            } if name == "VI_2" => Some(reason.clone()),
-            _ => None,
-        });
+        let vi2_reason = reason_of(&out, "VI_2");
         assert_eq!(
             vi2_reason.as_deref(),
             Some("sync group G1: VI_1 became MASTER")
@@ -267,11 +273,7 @@ mod tests {
     fn one_member_backup_pushes_the_group_to_backup() {
         let mut r = router();
         start(&mut r);
-        r.handle(
-            "VI_1",
-            Event::Timer(Timer::MasterDown),
-            Instant::from_millis(4000),
-        );
+        vi1_master_down(&mut r);
         let out = r.handle("VI_2", higher(2), Instant::from_millis(4100));
         assert_eq!(state(&r, "VI_2"), State::Backup);
         assert_eq!(state(&r, "VI_1"), State::Backup, "VI_1 follows VI_2");
@@ -286,11 +288,7 @@ mod tests {
     fn fault_holds_the_group_until_the_faulty_member_recovers() {
         let mut r = router();
         start(&mut r);
-        r.handle(
-            "VI_1",
-            Event::Timer(Timer::MasterDown),
-            Instant::from_millis(4000),
-        );
+        vi1_master_down(&mut r);
         let out = r.handle("VI_1", Event::LinkDown, Instant::from_millis(4100));
         assert_eq!(state(&r, "VI_1"), State::Fault);
         assert_eq!(state(&r, "VI_2"), State::Fault, "VI_2 follows into FAULT");
@@ -337,13 +335,7 @@ mod tests {
         assert_eq!(state(&r, "VI_1"), State::Backup);
         assert_eq!(state(&r, "VI_2"), State::Backup);
         assert_eq!(groups(&out), vec![(State::Fault, State::Backup)]);
-        let reason = out.iter().find_map(|o| match o {
-            Output::Instance {
-                name,
-                action: Action::Transition { reason, .. },
-            } if name == "VI_1" => Some(reason.clone()),
-            _ => None,
-        });
+        let reason = reason_of(&out, "VI_1");
         assert_eq!(
             reason.as_deref(),
             Some("sync group G1: no other member is FAULT any more")
@@ -357,11 +349,7 @@ mod tests {
         // VI_3 is in no group; VI_1 and VI_2 both master, then VI_2 loses and regains
         // its link alone: a fall to Fault pulls VI_1 along, the way back does not
         // push anybody.
-        r.handle(
-            "VI_1",
-            Event::Timer(Timer::MasterDown),
-            Instant::from_millis(4000),
-        );
+        vi1_master_down(&mut r);
         r.handle("VI_2", Event::LinkDown, Instant::from_millis(4100));
         assert_eq!(state(&r, "VI_1"), State::Fault);
         let out = r.handle("VI_2", Event::LinkUp, Instant::from_millis(4200));
