@@ -1,37 +1,13 @@
 //! Reloading the tracker keeps what it knows: no Init flap, runners of unchanged
 //! scripts untouched, new weights applied at once.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
+mod track_common;
+use track_common::{next_update, wait_for, write_script};
 use vrrp_ha::config::{Script, TrackFile, TrackScript};
-use vrrp_ha::track::{InstanceTracks, ScriptState, TrackSpec, TrackUpdate, Tracker};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-async fn next_update(rx: &mut UnboundedReceiver<TrackUpdate>) -> TrackUpdate {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .expect("no tracking update in time")
-        .expect("tracker channel closed")
-}
-
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
-}
+use vrrp_ha::track::{InstanceTracks, ScriptState, TrackSpec, Tracker};
 
 fn runs(log: &Path) -> usize {
     std::fs::read_to_string(log).map_or(0, |t| t.lines().count())

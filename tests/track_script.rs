@@ -2,17 +2,13 @@
 //! kill the whole process group, `user`, and the script security rule.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::UnboundedReceiver;
+mod track_common;
+use track_common::{next_update, wait_for, write_script};
 use vrrp_ha::config::{Script, TrackScript};
-use vrrp_ha::track::{
-    check_script_security, InstanceTracks, SecurityError, TrackSpec, TrackUpdate, Tracker,
-};
-
-/// Generous wait for an update that must come; assertions on timing are separate.
-const WAIT: Duration = Duration::from_secs(10);
+use vrrp_ha::track::{check_script_security, InstanceTracks, SecurityError, TrackSpec, Tracker};
 
 fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
@@ -40,13 +36,6 @@ fn tempdir() -> tempfile::TempDir {
     dir
 }
 
-fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
-}
-
 fn script(name: &str, exec: Vec<String>, interval_ms: u64, timeout_ms: u64) -> Script {
     Script {
         name: name.to_string(),
@@ -71,22 +60,6 @@ fn spec(script: Script, weight: Option<i32>) -> TrackSpec {
             ..Default::default()
         }],
         scripts: vec![script],
-    }
-}
-
-async fn next_update(rx: &mut UnboundedReceiver<TrackUpdate>) -> TrackUpdate {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .expect("no tracking update in time")
-        .expect("tracker channel closed")
-}
-
-/// Polls `cond` until it holds or the deadline passes.
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
