@@ -26,6 +26,24 @@ pub struct InstanceStatus {
     pub master: Option<String>,
 }
 
+/// What the daemon publishes about its instances, whenever it changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// One entry per configured instance, in configuration order.
+    pub instances: Vec<InstanceStatus>,
+}
+
+impl Snapshot {
+    /// One line for systemd's STATUS=: "VI_1 MASTER prio 100, VI_2 BACKUP prio 90".
+    pub fn summary(&self) -> String {
+        crate::sdnotify::summary(
+            self.instances
+                .iter()
+                .map(|i| (i.instance.as_str(), i.state.as_str(), i.priority)),
+        )
+    }
+}
+
 /// The directory of the state files: `$VRRP_HA_STATE_DIR` or [`DEFAULT_DIR`].
 pub fn state_dir() -> PathBuf {
     std::env::var_os("VRRP_HA_STATE_DIR")

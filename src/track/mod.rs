@@ -30,6 +30,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Script, TrackFile, TrackInterface, TrackScript};
+use crate::core::track::{Contribution, ItemState, TrackKind, Tracking};
 pub use script::{check_script, check_script_security, ScriptState, SecurityError};
 
 /// A change of one instance's tracking aggregate.
@@ -41,8 +42,21 @@ pub struct TrackUpdate {
     pub delta: i32,
     /// Whether something tracked puts the instance in Fault.
     pub fault: bool,
-    /// What changed, for the log and VRRP_REASON.
+    /// What changed, for the log.
     pub reason: String,
+    /// Each tracked item's part, for status and the core's reasons.
+    pub items: Vec<Contribution>,
+}
+
+impl TrackUpdate {
+    /// The aggregate as the core takes it.
+    pub fn tracking(&self) -> Tracking {
+        Tracking {
+            delta: self.delta,
+            fault: self.fault,
+            items: self.items.clone(),
+        }
+    }
 }
 
 /// What one instance tracks (the tracking part of a config `instance`).
@@ -129,29 +143,59 @@ enum Source<'a> {
 impl State {
     /// Computes an instance's (delta, fault) from the current source values.
     fn aggregate(&self, items: &[Item]) -> (i32, bool) {
-        let mut delta: i64 = 0;
-        let mut fault = false;
-        for item in items {
-            let (d, f) = match item {
-                Item::Script { name, weight } => {
-                    // A script without a slot has no definition: failing.
-                    let state = self.scripts.get(name).map_or(ScriptState::Bad, |s| s.state);
-                    script_contribution(state, *weight)
-                }
-                Item::Interface { name, weight } => {
-                    let up = self.links.get(name).copied().unwrap_or(false);
-                    interface_contribution(up, *weight)
-                }
-                Item::File { path, weight } => {
-                    let value = self.files.get(path).copied().unwrap_or(0);
-                    file_contribution(value, *weight)
-                }
-            };
-            delta += i64::from(d);
-            fault |= f;
-        }
+        let parts = self.contributions(items);
+        let delta: i64 = parts.iter().map(|c| i64::from(c.delta)).sum();
+        let fault = parts.iter().any(|c| c.fault);
         let delta = delta.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         (delta, fault)
+    }
+
+    /// Each item's part, from the current source values.
+    fn contributions(&self, items: &[Item]) -> Vec<Contribution> {
+        items
+            .iter()
+            .map(|item| {
+                let (kind, name, weight, state, (delta, fault)) = match item {
+                    Item::Script { name, weight } => {
+                        // A script without a slot has no definition: failing.
+                        let state = self.scripts.get(name).map_or(ScriptState::Bad, |s| s.state);
+                        let shown = match state {
+                            ScriptState::Init => ItemState::Init,
+                            ScriptState::Good => ItemState::Good,
+                            ScriptState::Bad => ItemState::Bad,
+                        };
+                        let part = script_contribution(state, *weight);
+                        (TrackKind::Script, name.clone(), *weight, shown, part)
+                    }
+                    Item::Interface { name, weight } => {
+                        let up = self.links.get(name).copied().unwrap_or(false);
+                        let shown = if up { ItemState::Up } else { ItemState::Down };
+                        let part = interface_contribution(up, *weight);
+                        (TrackKind::Interface, name.clone(), *weight, shown, part)
+                    }
+                    Item::File { path, weight } => {
+                        let value = self.files.get(path).copied().unwrap_or(0);
+                        let part = file_contribution(value, *weight);
+                        let name = path.display().to_string();
+                        (
+                            TrackKind::File,
+                            name,
+                            *weight,
+                            ItemState::Value(value),
+                            part,
+                        )
+                    }
+                };
+                Contribution {
+                    kind,
+                    name,
+                    weight,
+                    delta,
+                    fault,
+                    state,
+                }
+            })
+            .collect()
     }
 
     /// Re-aggregates the instances that track `source`; returns their updates.
@@ -185,11 +229,14 @@ impl State {
             return None;
         }
         inst.current = now;
+        let name = inst.name.clone();
+        let items = self.contributions(&self.instances[i].items);
         Some(TrackUpdate {
-            instance: inst.name.clone(),
+            instance: name,
             delta: now.0,
             fault: now.1,
             reason: reason.to_string(),
+            items,
         })
     }
 }
@@ -490,6 +537,7 @@ impl Tracker {
                             delta: now.0,
                             fault: now.1,
                             reason: "configuration reloaded".to_string(),
+                            items: st.contributions(&st.instances[i].items),
                         });
                     }
                 }
@@ -557,6 +605,19 @@ impl Tracker {
             .iter()
             .find(|i| i.name == instance)
             .map_or((0, false), |i| i.current)
+    }
+
+    /// The current aggregate of an instance with its parts (empty for an unknown name).
+    pub fn tracking(&self, instance: &str) -> Tracking {
+        let st = lock(&self.state);
+        st.instances
+            .iter()
+            .find(|i| i.name == instance)
+            .map_or_else(Tracking::default, |i| Tracking {
+                delta: i.current.0,
+                fault: i.current.1,
+                items: st.contributions(&i.items),
+            })
     }
 
     /// The current state of every tracked script, by name (for status output).
@@ -814,7 +875,8 @@ mod tests {
                 instance: "VI_1".into(),
                 delta: -7,
                 fault: true,
-                reason: "script b failing".into()
+                reason: "script b failing".into(),
+                items: st.contributions(&st.instances[0].items),
             }]
         );
         // No change, no update.
