@@ -105,7 +105,7 @@ nodes! {
         Interface = "interface", Once, "interface \"eth0\"";
         Vrid = "vrid", Once, "vrid 51", keepalived "virtual_router_id";
         Priority = "priority", Once, "priority 100";
-        Version = "version", Once, "version 3";
+        Version = "version", Once, "version 3", keepalived "vrrp_version";
         AdvertInterval = "advert-interval", Once, "advert-interval \"1s\"", keepalived "advert_int";
         Preempt = "preempt", Once, "preempt #true";
         PreemptDelay = "preempt-delay", Once, "preempt-delay \"30s\"";
@@ -272,6 +272,49 @@ fn keepalived_alias(keyword: &str) -> Option<&'static str> {
         .map(|n| n.name)
 }
 
+/// keepalived keywords that have no node of their own here, with what to write instead;
+/// `value` is the node's first value, when it has one (`MASTER` in `state MASTER`).
+pub(crate) fn keepalived_hint(keyword: &str, value: Option<&str>) -> Option<String> {
+    let elect = "vrrp-ha has no `state`: it elects by priority, the highest `priority` is MASTER";
+    Some(match keyword {
+        "nopreempt" => "keepalived's `nopreempt` is `preempt #false` here".to_string(),
+        "no_accept" => "keepalived's `no_accept` is `accept #false` here".to_string(),
+        "state" => match value.map(str::to_ascii_uppercase).as_deref() {
+            Some("MASTER") => format!(
+                "{elect}; remove `state` and give this node the higher priority, \
+                 e.g. `priority 100` here and `priority 90` on the backup"
+            ),
+            Some("BACKUP") => format!(
+                "{elect}; remove `state` and give this node a lower priority than the \
+                 master's, e.g. `priority 90` here and `priority 100` on the master"
+            ),
+            _ => format!("{elect}; remove `state` and set `priority`"),
+        },
+        _ => return None,
+    })
+}
+
+/// keepalived.conf's top-level blocks and statements: a line starting with one of these,
+/// followed by an unquoted word or a `{`, is keepalived's language, not KDL.
+pub(crate) const KEEPALIVED_TOP: &[&str] = &[
+    "global_defs",
+    "vrrp_instance",
+    "vrrp_sync_group",
+    "vrrp_script",
+    "vrrp_track_file",
+    "vrrp_track_process",
+    "track_file",
+    "track_process",
+    "virtual_server",
+    "virtual_server_group",
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "linkbeat_interfaces",
+    "bfd_instance",
+    "include",
+];
+
 /// The closest known name to an unknown one, if any is close enough to be a likely typo.
 pub(crate) fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
     if let Some(alias) = keepalived_alias(name) {
@@ -374,5 +417,15 @@ mod tests {
             }
             assert!(example(a.name).is_some());
         }
+    }
+
+    #[test]
+    fn keepalived_hints() {
+        let hint = |k, v| keepalived_hint(k, v).unwrap_or_default();
+        assert!(hint("nopreempt", None).contains("`preempt #false`"));
+        assert!(hint("state", Some("MASTER")).contains("the higher priority"));
+        assert!(hint("state", Some("backup")).contains("a lower priority"));
+        assert!(hint("state", None).contains("set `priority`"));
+        assert_eq!(keepalived_hint("priority", None), None);
     }
 }

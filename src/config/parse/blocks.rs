@@ -2,6 +2,7 @@
 //! with their actions, the `exec` argv they share, and `virtual-ip`.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use kdl::{KdlDocument, KdlNode};
@@ -199,7 +200,8 @@ pub(super) fn hook_block(cx: &mut Cx, node: &KdlNode) -> Vec<HookAction> {
     actions
 }
 
-/// `exec "PROGRAM" "ARG"...`: one or more strings, the program non-empty.
+/// `exec "PROGRAM" "ARG"...`: one or more strings, the program non-empty and not a whole
+/// command line.
 pub(super) fn argv(cx: &mut Cx, node: &KdlNode) -> Option<Vec<String>> {
     let name = node.name().value();
     let (args, _) = entries(cx, node, &[], Children::Forbidden);
@@ -235,7 +237,80 @@ pub(super) fn argv(cx: &mut Cx, node: &KdlNode) -> Option<Vec<String>> {
         );
         return None;
     }
+    if ok && whole_command(&argv[0]) {
+        cx.report(
+            Problem::new(
+                K::BadValue,
+                format!(
+                    "the program \"{}\" contains spaces and is not a file",
+                    argv[0].escape_debug()
+                ),
+                args[0].span(),
+                "a whole command in one string",
+            )
+            .help(split_argv(name, &argv)),
+        );
+        return None;
+    }
     ok.then_some(argv)
+}
+
+/// Whether `program` is a whole command line rather than a program: it has whitespace and
+/// names no file (the way the runner would look for it: a path, or a name in PATH). Run as
+/// given, it would fail at every run, and a tracked script would lower the priority forever.
+fn whole_command(program: &str) -> bool {
+    if !program.chars().any(char::is_whitespace) {
+        return false;
+    }
+    if program.contains('/') {
+        return !Path::new(program).exists();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+    !std::env::split_paths(&path).any(|dir| dir.is_absolute() && dir.join(program).is_file())
+}
+
+/// The PATH a daemon started without one gets (systemd's default).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The help for [`whole_command`]: the argv split as a shell would split it, or `/bin/sh -c`
+/// when the command needs a shell (pipes, redirections, variables, ...).
+fn split_argv(node: &str, argv: &[String]) -> String {
+    let needs_shell = argv[0].contains(['|', '&', ';', '<', '>', '(', ')', '$', '`', '*', '?']);
+    let words = match shlex::split(&argv[0]) {
+        Some(words) if !needs_shell && !words.is_empty() => words,
+        _ => {
+            return format!(
+                "this command needs a shell; run one: `{node} \"/bin/sh\" \"-c\" {}`",
+                kdl_string(&argv[0])
+            )
+        }
+    };
+    let split: Vec<String> = words
+        .iter()
+        .chain(&argv[1..])
+        .map(|w| kdl_string(w))
+        .collect();
+    format!(
+        "each argument is a string of its own: `{node} {}`",
+        split.join(" ")
+    )
+}
+
+/// `s` as a quoted KDL string.
+fn kdl_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `script "NAME" { ... }`, with defaults filled in, and the span of its name.

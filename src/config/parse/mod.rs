@@ -2,8 +2,8 @@
 //! collecting every problem instead of stopping at the first.
 //!
 //! The stages, each its own module:
-//! - [`syntax`]: what is refused before or by the KDL parser (size, nesting, KDL syntax
-//!   errors with hints);
+//! - [`syntax`]: what is refused before or by the KDL parser (size, nesting, a keepalived.conf,
+//!   KDL syntax errors with hints);
 //! - [`shape`]: a node's form (values, properties, block, once-only nodes, unknown names);
 //! - [`values`]: typed leaf values (strings, numbers, durations, addresses, paths, names);
 //! - [`instance`] and [`blocks`]: the `instance` block, and `script`, `sync-group`, hook
@@ -31,7 +31,7 @@ type Sp = SourceSpan;
 
 /// Parses and validates a KDL 2.0 configuration; `file_name` is only used in diagnostics.
 pub fn parse_str(source: &str, file_name: &str) -> Result<Config, ConfigError> {
-    let doc = syntax::parse(source).map_err(|p| error(file_name, source, p))?;
+    let doc = syntax::parse(source, file_name).map_err(|p| error(file_name, source, p))?;
     let mut cx = Cx::default();
     let config = document(&mut cx, &doc);
     if cx.problems.is_empty() {

@@ -7,7 +7,7 @@ use kdl::{KdlEntry, KdlNode};
 
 use super::{Cx, Sp};
 use crate::config::error::{Problem, ProblemKind as K};
-use crate::config::schema::{did_you_mean, example, home_of, Block};
+use crate::config::schema::{did_you_mean, example, home_of, keepalived_hint, Block};
 
 /// The span covering `a` through `b`.
 pub(super) fn join(a: Sp, b: Sp) -> Sp {
@@ -86,12 +86,19 @@ pub(super) enum Children {
     Required,
 }
 
-/// A node name that `block` does not know: a likely typo, the block it belongs to, or the
-/// list of valid names.
+/// A node name that `block` does not know: a keepalived hint, a likely typo, the block it
+/// belongs to, or the list of valid names.
 pub(super) fn unknown_node(cx: &mut Cx, node: &KdlNode, block: Block) {
     let name = node.name().value();
     let span = node.name().span();
-    let help = if let Some(s) = did_you_mean(name, block.names()) {
+    let value = node
+        .entries()
+        .iter()
+        .find(|e| e.name().is_none())
+        .and_then(|e| e.value().as_string());
+    let help = if let Some(hint) = keepalived_hint(name, value) {
+        hint
+    } else if let Some(s) = did_you_mean(name, block.names()) {
         format!("did you mean `{s}`?")
     } else if let Some(home) = home_of(name, block) {
         format!(
