@@ -6,12 +6,18 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vrrp-ha");
 
-/// Runs the binary from the package root so relative paths in output are stable.
+/// Runs the binary from the package root so relative paths in output are stable, with no
+/// system bus: `check` would otherwise warn about units (haproxy.service in the examples)
+/// that the host's systemd may not have. tests/config_check_units.rs covers that lookup.
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("RUST_LOG")
+        .env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            "unix:path=/nonexistent/vrrp-ha-test-bus",
+        )
         .output()
         .expect("run vrrp-ha")
 }
