@@ -6,10 +6,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, Config, LoadError};
+use crate::config::{self, Config, HookAction, LoadError};
+use crate::hooks::systemd::{lookup_units, UnitLookup};
 
 /// Where `run` and `check` look without `--config` (`vrrp-ha.service`'s file).
 pub const DEFAULT_CONFIG: &str = "/etc/vrrp-ha/vrrp-ha.kdl";
@@ -107,10 +109,11 @@ pub fn main() -> ExitCode {
 }
 
 /// The rest of `check` once the file is valid: refuse programs others could change
-/// that would run as root (keepalived's script security), warn about missing ones.
+/// that would run as root (keepalived's script security), warn about missing ones and
+/// about units systemd does not know.
 fn check_scripts(path: &Path, cfg: &Config) -> ExitCode {
     let verdict = crate::track::vet_programs(cfg);
-    for w in &verdict.warnings {
+    for w in verdict.warnings.iter().chain(&unit_warnings(cfg)) {
         eprintln!("{}: warning: {w}", path.display());
     }
     if verdict.refused.is_empty() {
@@ -121,6 +124,90 @@ fn check_scripts(path: &Path, cfg: &Config) -> ExitCode {
         eprintln!("{}: refused: {r}", path.display());
     }
     ExitCode::FAILURE
+}
+
+/// How long `check` waits for systemd's answers about the units the actions name.
+const UNIT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Each `start`/`stop`/`restart`/`reload` action with the unit it names, described as
+/// "reload in on-master of instance \"VI_1\"".
+fn unit_actions(cfg: &Config) -> Vec<(String, &str)> {
+    let scopes = cfg
+        .instances
+        .iter()
+        .map(|i| (format!("instance {:?}", i.name), &i.hooks))
+        .chain(
+            cfg.sync_groups
+                .iter()
+                .map(|g| (format!("group {:?}", g.name), &g.hooks)),
+        );
+    let mut found = Vec::new();
+    for (scope, hooks) in scopes {
+        for (list, actions) in [
+            ("on-master", &hooks.on_master),
+            ("on-backup", &hooks.on_backup),
+            ("on-fault", &hooks.on_fault),
+            ("on-stop", &hooks.on_stop),
+        ] {
+            for action in actions {
+                let (verb, unit) = match action {
+                    HookAction::Start(u) => ("start", u),
+                    HookAction::Stop(u) => ("stop", u),
+                    HookAction::Restart(u) => ("restart", u),
+                    HookAction::Reload(u) => ("reload", u),
+                    HookAction::Exec(_) => continue,
+                };
+                found.push((format!("{verb} in {list} of {scope}"), unit.as_str()));
+            }
+        }
+    }
+    found
+}
+
+/// Warnings for units that systemd does not have (a typo shows only at the next failover
+/// otherwise). Asked of systemd on the system bus; without one, or without an answer within
+/// [`UNIT_LOOKUP_TIMEOUT`], nothing is said.
+fn unit_warnings(cfg: &Config) -> Vec<String> {
+    let actions = unit_actions(cfg);
+    let mut units: Vec<String> = actions.iter().map(|(_, u)| u.to_string()).collect();
+    units.sort();
+    units.dedup();
+    if units.is_empty() {
+        return Vec::new();
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    let Some(found) = rt.block_on(lookup_units(None, &units, UNIT_LOOKUP_TIMEOUT)) else {
+        return Vec::new();
+    };
+    let mut warnings = Vec::new();
+    for (what, unit) in actions {
+        let Some((_, lookup)) = found.iter().find(|(u, _)| u == unit) else {
+            continue;
+        };
+        let problem = match lookup {
+            UnitLookup::Loaded => continue,
+            UnitLookup::NotFound { closest: Some(c) } => {
+                format!("systemd has no unit {unit:?}; did you mean {c:?}?")
+            }
+            UnitLookup::NotFound { closest: None } => {
+                format!("systemd has no unit {unit:?}; is its package installed?")
+            }
+            UnitLookup::Masked => {
+                format!("unit {unit:?} is masked; systemd will refuse to act on it")
+            }
+            UnitLookup::Broken(state) => format!(
+                "systemd cannot load unit {unit:?} (load state {state}); see `systemctl status {unit}`"
+            ),
+            UnitLookup::Refused(why) => format!("systemd refuses the unit name {unit:?}: {why}"),
+        };
+        warnings.push(format!("{what}: {problem}"));
+    }
+    warnings
 }
 
 /// `vrrp-ha status`: print the state files the running daemons keep.

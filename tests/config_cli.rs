@@ -6,12 +6,18 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vrrp-ha");
 
-/// Runs the binary from the package root so relative paths in output are stable.
+/// Runs the binary from the package root so relative paths in output are stable, with no
+/// system bus: `check` would otherwise warn about units (haproxy.service in the examples)
+/// that the host's systemd may not have. tests/config_check_units.rs covers that lookup.
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("RUST_LOG")
+        .env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            "unix:path=/nonexistent/vrrp-ha-test-bus",
+        )
         .output()
         .expect("run vrrp-ha")
 }
@@ -294,4 +300,50 @@ fn nix_is_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)
+}
+
+#[test]
+fn run_refuses_a_whole_command_in_exec() {
+    // `run` loads the file as `check` and SIGHUP do: the daemon never starts on it.
+    let out = run(&[
+        "run",
+        "--config",
+        "tests/configs/invalid/exec-whole-command.kdl",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("contains spaces and is not a file")
+            && stderr.contains(r#"exec "/usr/bin/curl" "-fsS" "http://127.0.0.1/""#),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_points_a_keepalived_conf_to_import() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        "# keepalived, as installed\n\
+         vrrp_script chk_nginx {\n    script \"/usr/bin/pgrep nginx\"\n    interval 2\n}\n\
+         vrrp_instance VI_1\n{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n\
+         \x20   virtual_ipaddress {\n        192.0.2.200/24 dev eth0\n    }\n    \
+         track_script {\n        chk_nginx\n    }\n}\n",
+    )
+    .expect("write keepalived.conf");
+    let path = conf.to_str().expect("utf-8 path");
+    let out = run(&["check", "--config", path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("invalid configuration, 1 error"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("this looks like a keepalived.conf"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(":2:1]"), "points at vrrp_script: {stderr}");
+    assert!(stderr.contains("vrrp-ha import"), "{stderr}");
 }

@@ -295,3 +295,31 @@ fn oversized_and_deeply_nested_input_is_refused_without_a_crash() {
     let comments = "/* ".repeat(100_000);
     assert!(config::parse_str(&comments, "c.kdl").is_err());
 }
+
+#[test]
+fn a_program_with_spaces_in_its_path_is_accepted_while_it_exists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let program = dir.path().join("my checks").join("ok.sh");
+    std::fs::create_dir_all(program.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&program, "#!/bin/sh\nexit 0\n").expect("write program");
+    let src = format!(
+        "instance \"VI_1\" {{\n interface \"eth0\"\n vrid 51\n virtual-ip \"192.0.2.200/24\"\n \
+         track-script \"chk\"\n}}\nscript \"chk\" {{\n exec \"{}\" \"-q\"\n}}\n",
+        program.display()
+    );
+    let cfg = config::parse_str(&src, "spaces.kdl").expect("an existing program is a program");
+    assert_eq!(cfg.scripts[0].exec[0], program.display().to_string());
+
+    std::fs::remove_file(&program).expect("remove program");
+    let err = config::parse_str(&src, "spaces.kdl").expect_err("now a command line");
+    let p = &err.problems()[0];
+    assert_eq!(p.kind, ProblemKind::BadValue);
+    let (before, after) = program
+        .to_str()
+        .expect("utf-8 path")
+        .split_once(' ')
+        .expect("a space");
+    let split = format!("`exec \"{before}\" \"{after}\" \"-q\"`");
+    let help = p.help.as_deref().unwrap_or_default();
+    assert!(help.contains(&split), "{split} not in {help}");
+}

@@ -114,3 +114,51 @@ proptest! {
         render_all(&format!("{}{insert}{}", &src[..at], &src[at..]));
     }
 }
+
+/// keepalived.conf words and the habits vrrp-ha has hints for: whatever they make, parsing
+/// never panics, and a file recognised as keepalived's gets that one diagnostic alone.
+const KEEPALIVED_TOKENS: &[&str] = &[
+    "global_defs",
+    "vrrp_instance",
+    "vrrp_script",
+    "vrrp_sync_group",
+    "include",
+    "VI_1",
+    "chk_nginx",
+    "state",
+    "MASTER",
+    "nopreempt",
+    "virtual_ipaddress",
+    "192.0.2.1/24",
+    "2001:db8::1",
+    "100ms",
+    "1.5s",
+    "exec",
+    "\"/usr/bin/curl -fsS http://127.0.0.1/\"",
+    "\"/bin/sh -c 'exit 0' | cat\"",
+    "{",
+    "}",
+    "\n",
+    "!",
+    "#",
+    "\"",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn keepalived_soup_never_panics(
+        tokens in proptest::collection::vec(
+            proptest::sample::select([tokens(), KEEPALIVED_TOKENS.to_vec()].concat()),
+            0..60,
+        )
+    ) {
+        let src = tokens.join(" ");
+        render_all(&src);
+        if let Err(e) = config::parse_str(&src, "fuzz.conf") {
+            let foreign = e.problems().iter().any(|p| p.kind == config::ProblemKind::Foreign);
+            prop_assert!(!foreign || e.problems().len() == 1, "{src:?}");
+        }
+    }
+}

@@ -45,6 +45,8 @@ pub enum ProblemKind {
     Undefined,
     /// Settings that are each fine but not together.
     Conflict,
+    /// The file is in another program's format (a keepalived.conf).
+    Foreign,
 }
 
 /// One problem in a config file: a message, labelled spans and a help line.

@@ -35,6 +35,10 @@ pub trait Manager {
     fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
     /// Enqueue a reload job; returns the job object path.
     fn reload_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Load a unit (a stub with LoadState "not-found" when there is none); returns its path.
+    fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Every unit file systemd knows: (path, enablement state).
+    fn list_unit_files(&self) -> zbus::Result<Vec<(String, String)>>;
     /// A job finished; `result` is "done", "canceled", "timeout", "failed", "dependency" or "skipped".
     #[zbus(signal)]
     fn job_removed(
@@ -44,6 +48,17 @@ pub trait Manager {
         unit: &str,
         result: &str,
     ) -> zbus::Result<()>;
+}
+
+/// The part of `org.freedesktop.systemd1.Unit` that says whether systemd knows a unit.
+#[proxy(
+    interface = "org.freedesktop.systemd1.Unit",
+    default_service = "org.freedesktop.systemd1"
+)]
+pub trait Unit {
+    /// "loaded", "not-found", "masked", "bad-setting", "error", ...
+    #[zbus(property)]
+    fn load_state(&self) -> zbus::Result<String>;
 }
 
 /// What to do with a unit.
@@ -317,5 +332,152 @@ fn broken(result: &Result<JobOutcome, SystemdError>) -> bool {
             !matches!(source, zbus::Error::MethodError(..) | zbus::Error::FDO(_))
         }
         Ok(_) => false,
+    }
+}
+
+/// What systemd says about a unit name an action uses (for `vrrp-ha check`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnitLookup {
+    /// systemd has the unit.
+    Loaded,
+    /// No such unit; the closest unit file name, when one is a likely typo.
+    NotFound {
+        /// The unit file name closest to the unknown one.
+        closest: Option<String>,
+    },
+    /// The unit is masked: starting it fails.
+    Masked,
+    /// Any other LoadState ("bad-setting", "error", ...).
+    Broken(String),
+    /// systemd refused the name itself (an invalid unit name).
+    Refused(String),
+}
+
+/// Asks systemd's Manager how it knows each of `units` (`LoadUnit`, then the unit's
+/// `LoadState`), on the bus at `address` or the system bus (`DBUS_SYSTEM_BUS_ADDRESS`
+/// honoured). `None` when no bus is reachable, systemd is not on it, or the answers do not
+/// all come within `timeout`: the caller then says nothing rather than guess.
+pub async fn lookup_units(
+    address: Option<&str>,
+    units: &[String],
+    timeout: Duration,
+) -> Option<Vec<(String, UnitLookup)>> {
+    let ask = async {
+        let builder = match address {
+            Some(a) => zbus::connection::Builder::address(a),
+            None => zbus::connection::Builder::system(),
+        };
+        let conn = builder.build().await?;
+        let manager = manager(&conn).await?;
+        let mut found = Vec::new();
+        let mut unit_files: Option<Vec<String>> = None;
+        for unit in units {
+            let state = match manager.load_unit(unit).await {
+                Ok(path) => {
+                    UnitProxy::builder(&conn)
+                        .path(path)
+                        .cache_properties(zbus::proxy::CacheProperties::No)
+                        .build()
+                        .await?
+                        .load_state()
+                        .await?
+                }
+                Err(e) => match refusal(&e) {
+                    Some(why) => {
+                        found.push((unit.clone(), UnitLookup::Refused(why)));
+                        continue;
+                    }
+                    None => return Err(e),
+                },
+            };
+            let lookup = match state.as_str() {
+                "loaded" => UnitLookup::Loaded,
+                "not-found" => {
+                    if unit_files.is_none() {
+                        // Only for suggestions: an error here must not hide the finding.
+                        let files = manager.list_unit_files().await.unwrap_or_default();
+                        unit_files = Some(
+                            files
+                                .into_iter()
+                                .filter_map(|(p, _)| file_name(&p))
+                                .collect(),
+                        );
+                    }
+                    UnitLookup::NotFound {
+                        closest: closest_unit(unit, unit_files.as_deref().unwrap_or_default()),
+                    }
+                }
+                "masked" => UnitLookup::Masked,
+                other => UnitLookup::Broken(other.to_string()),
+            };
+            found.push((unit.clone(), lookup));
+        }
+        Ok::<_, zbus::Error>(found)
+    };
+    match tokio::time::timeout(timeout, ask).await {
+        Ok(Ok(found)) => Some(found),
+        Ok(Err(e)) => {
+            tracing::debug!("unit names not checked: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("unit names not checked: no answer within {timeout:?}");
+            None
+        }
+    }
+}
+
+/// systemd's reason when a `LoadUnit` error is about the name; `None` when the error means
+/// systemd cannot be asked (not on the bus, no reply, access denied).
+fn refusal(e: &zbus::Error) -> Option<String> {
+    match e {
+        zbus::Error::MethodError(_, detail, _) => {
+            Some(detail.clone().unwrap_or_else(|| e.to_string()))
+        }
+        zbus::Error::FDO(fdo) => match fdo.as_ref() {
+            zbus::fdo::Error::InvalidArgs(why) => Some(why.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The file name of a unit file path.
+fn file_name(path: &str) -> Option<String> {
+    std::path::Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+}
+
+/// The known unit closest to `unit` when it is a likely typo of it (`ngnix.service`).
+fn closest_unit(unit: &str, known: &[String]) -> Option<String> {
+    let limit = (unit.len() / 5).clamp(1, 3);
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(unit, k), k))
+        .filter(|(d, _)| *d > 0 && *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_unit_finds_typos_only() {
+        let known = ["nginx.service", "haproxy.service", "ssh.socket"].map(String::from);
+        assert_eq!(
+            closest_unit("ngnix.service", &known).as_deref(),
+            Some("nginx.service")
+        );
+        assert_eq!(
+            closest_unit("haproxy.socket", &known).as_deref(),
+            None,
+            "a different type is no typo"
+        );
+        assert_eq!(closest_unit("postgresql.service", &known), None);
+        assert_eq!(closest_unit("nginx.service", &known), None);
     }
 }

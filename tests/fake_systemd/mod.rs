@@ -6,6 +6,11 @@
 //! anything else -> "done" emitted *before* the method reply, which is the race the client must
 //! survive by listening before it enqueues. Every job is preceded by a JobRemoved for some other
 //! job, which the client must ignore.
+//!
+//! `LoadUnit` (what `vrrp-ha check` asks) answers with a unit object whose LoadState is
+//! "loaded" for the names in [`UNIT_FILES`], "masked" for `*masked*`, "bad-setting" for
+//! `*broken*` and "not-found" otherwise; `*invalid*` gets InvalidArgs, and `*hang*` no answer.
+//! `ListUnitFiles` lists [`UNIT_FILES`].
 
 #![allow(dead_code)]
 
@@ -17,8 +22,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use zbus::object_server::SignalEmitter;
+use zbus::object_server::{ObjectServer, SignalEmitter};
 use zbus::{fdo, interface, Connection, ObjectPath, OwnedObjectPath};
+
+/// The unit files the fake has, as (path, state) for `ListUnitFiles`.
+pub const UNIT_FILES: &[(&str, &str)] = &[
+    ("/lib/systemd/system/nginx.service", "enabled"),
+    ("/lib/systemd/system/haproxy.service", "disabled"),
+    ("/etc/systemd/system/edge-up.service", "enabled"),
+];
 
 /// `dbus-daemon --session` on a private socket, killed by PID on drop.
 pub struct DbusDaemon {
@@ -106,11 +118,13 @@ impl Recorder {
         self.0.lock().unwrap().clone()
     }
 
-    /// `"Method unit"` for each job call (Subscribe left out), in arrival order.
+    /// `"Method unit"` for each job call (StartUnit, StopUnit, RestartUnit, ReloadUnit), in arrival order.
     pub fn jobs(&self) -> Vec<String> {
         self.calls()
             .iter()
-            .filter(|c| c.method != "Subscribe")
+            .filter(|c| {
+                ["StartUnit", "StopUnit", "RestartUnit", "ReloadUnit"].contains(&c.method.as_str())
+            })
             .map(|c| format!("{} {}", c.method, c.unit))
             .collect()
     }
@@ -224,6 +238,63 @@ impl Manager {
         self.enqueue("ReloadUnit", name, mode, emitter).await
     }
 
+    async fn load_unit(
+        &self,
+        name: &str,
+        #[zbus(object_server)] server: &ObjectServer,
+    ) -> fdo::Result<OwnedObjectPath> {
+        self.rec.push("LoadUnit", name, "");
+        if name.contains("invalid") {
+            return Err(fdo::Error::InvalidArgs(format!(
+                "Unit name {name} is not valid."
+            )));
+        }
+        if name.contains("hang") {
+            std::future::pending::<()>().await;
+        }
+        let load_state = if UNIT_FILES
+            .iter()
+            .any(|(p, _)| p.ends_with(&format!("/{name}")))
+        {
+            "loaded"
+        } else if name.contains("masked") {
+            "masked"
+        } else if name.contains("broken") {
+            "bad-setting"
+        } else {
+            "not-found"
+        };
+        // systemd's escaping: anything but [A-Za-z0-9] as _XX.
+        let escaped: String = name
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("_{b:02x}")
+                }
+            })
+            .collect();
+        let path = format!("/org/freedesktop/systemd1/unit/{escaped}");
+        let unit = FakeUnit {
+            load_state: load_state.to_string(),
+        };
+        // Ok(false) when the unit was loaded before: the object is there already.
+        server
+            .at(path.as_str(), unit)
+            .await
+            .map_err(|e| fdo::Error::Failed(e.to_string()))?;
+        OwnedObjectPath::try_from(path).map_err(|e| fdo::Error::Failed(e.to_string()))
+    }
+
+    fn list_unit_files(&self) -> Vec<(String, String)> {
+        self.rec.push("ListUnitFiles", "", "");
+        UNIT_FILES
+            .iter()
+            .map(|(p, s)| (p.to_string(), s.to_string()))
+            .collect()
+    }
+
     #[zbus(signal)]
     async fn job_removed(
         emitter: &SignalEmitter<'_>,
@@ -232,6 +303,19 @@ impl Manager {
         unit: &str,
         result: &str,
     ) -> zbus::Result<()>;
+}
+
+/// A unit object as `LoadUnit` returns it.
+struct FakeUnit {
+    load_state: String,
+}
+
+#[interface(name = "org.freedesktop.systemd1.Unit")]
+impl FakeUnit {
+    #[zbus(property)]
+    fn load_state(&self) -> String {
+        self.load_state.clone()
+    }
 }
 
 /// The fake systemd: owns `org.freedesktop.systemd1` on the bus while alive.
