@@ -124,9 +124,9 @@ struct ScriptSlot {
     generation: u64,
 }
 
-/// The current value of every source, shared by runners and the daemon.
+/// The current value of every tracked source, shared by the script tasks, the file watchers and the daemon.
 #[derive(Debug, Default)]
-struct State {
+struct Sources {
     instances: Vec<InstanceState>,
     scripts: HashMap<String, ScriptSlot>,
     files: HashMap<PathBuf, i64>,
@@ -140,7 +140,7 @@ enum Source<'a> {
     Interface(&'a str),
 }
 
-impl State {
+impl Sources {
     /// Computes an instance's (delta, fault) from the current source values.
     fn aggregate(&self, items: &[Item]) -> (i32, bool) {
         let parts = self.contributions(items);
@@ -303,7 +303,7 @@ fn current_links() -> HashMap<String, bool> {
 }
 
 /// A running script runner and the definition it runs.
-struct Runner {
+struct ScriptTask {
     def: Script,
     task: JoinHandle<()>,
 }
@@ -311,9 +311,9 @@ struct Runner {
 /// Tracking for all instances; dropping it stops every runner and watcher (and kills
 /// any script still running).
 pub struct Tracker {
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<Sources>>,
     tx: UnboundedSender<TrackUpdate>,
-    runners: HashMap<String, Runner>,
+    runners: HashMap<String, ScriptTask>,
     watchers: HashMap<PathBuf, JoinHandle<()>>,
     generation: u64,
 }
@@ -329,7 +329,7 @@ impl Drop for Tracker {
     }
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+fn lock(state: &Mutex<Sources>) -> MutexGuard<'_, Sources> {
     // A panic while holding the lock cannot leave the tables inconsistent (each
     // update is a single assignment), so a poisoned lock is still usable.
     state.lock().unwrap_or_else(|e| e.into_inner())
@@ -359,7 +359,7 @@ impl Tracker {
     pub fn spawn_spec(spec: TrackSpec) -> (Tracker, UnboundedReceiver<TrackUpdate>) {
         let (tx, rx) = unbounded_channel();
         let mut tracker = Tracker {
-            state: Arc::new(Mutex::new(State::default())),
+            state: Arc::new(Mutex::new(Sources::default())),
             tx,
             runners: HashMap::new(),
             watchers: HashMap::new(),
@@ -558,7 +558,7 @@ impl Tracker {
                     generation,
                 ),
             ));
-            self.runners.insert(name, Runner { def, task });
+            self.runners.insert(name, ScriptTask { def, task });
         }
 
         let old_watchers: Vec<PathBuf> = self.watchers.keys().cloned().collect();
@@ -643,7 +643,7 @@ impl Tracker {
 
 /// What a script runner calls on a state change.
 fn script_callback(
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<Sources>>,
     tx: UnboundedSender<TrackUpdate>,
     name: String,
     generation: u64,
@@ -670,7 +670,7 @@ fn script_callback(
 
 /// What a file watcher calls on a value change.
 fn file_callback(
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<Sources>>,
     tx: UnboundedSender<TrackUpdate>,
     path: PathBuf,
 ) -> impl FnMut(i64) {
@@ -825,12 +825,12 @@ mod tests {
         assert!(!link_flags_up(running));
     }
 
-    fn state_with(items: Vec<Item>) -> State {
+    fn state_with(items: Vec<Item>) -> Sources {
         let slot = |state| ScriptSlot {
             state,
             generation: 1,
         };
-        State {
+        Sources {
             instances: vec![InstanceState {
                 name: "VI_1".into(),
                 items,
