@@ -378,7 +378,7 @@ fn link_info(index: u32, name: &str, mac: &Option<String>, up: bool) -> Result<L
 }
 
 fn from_hex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("odd hex {s:?}"));
     }
     (0..s.len())

@@ -395,7 +395,7 @@ pub fn encode(
             }
             // RFC 3768 5.3.7: whole seconds in 8 bits, and 0 would stall every peer.
             let cs = advert.interval_cs;
-            if cs == 0 || cs > MAX_V2_INTERVAL_CS || cs % 100 != 0 {
+            if cs == 0 || cs > MAX_V2_INTERVAL_CS || !cs.is_multiple_of(100) {
                 return Err(out_of_range());
             }
             let auth_type = advert.auth.as_ref().map_or(AUTH_TYPE_NONE, Auth::type_code);

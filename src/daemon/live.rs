@@ -225,7 +225,7 @@ impl Executor {
                 for (dst, frame) in &frames {
                     if let Err(e) = l2.send(ifindex, *dst, frame) {
                         self.frame_errors += 1;
-                        if self.frame_errors == 1 || self.frame_errors % 1000 == 0 {
+                        if self.frame_errors == 1 || self.frame_errors.is_multiple_of(1000) {
                             warn!(instance = %id, ifindex, total = self.frame_errors,
                                 "cannot send gratuitous ARP / NA: {e}");
                         }
