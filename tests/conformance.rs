@@ -147,6 +147,16 @@ enum Do {
         instance: String,
         items: Vec<ItemSpec>,
     },
+    /// An address is removed (by someone else).
+    AddrGone { index: u32, addr: String },
+    /// `vrrp-ha drain INSTANCE [--force]`.
+    Drain {
+        instance: String,
+        #[serde(default)]
+        force: bool,
+    },
+    /// `vrrp-ha resume INSTANCE`.
+    Resume { instance: String },
     /// SIGHUP with this configuration.
     Reload { config: String },
     /// SIGTERM.
@@ -185,6 +195,8 @@ struct Recorder {
     next_socket: u32,
     sent: Vec<(SocketId, Transmit)>,
     done: VecDeque<Completion>,
+    /// What the kernel tells the daemon back about its own changes (NEWADDR, DELADDR).
+    kernel: VecDeque<NetEvent>,
     next_ifindex: u32,
     fail: Vec<IpAddr>,
 }
@@ -197,6 +209,7 @@ impl Recorder {
             next_socket: 0,
             sent: Vec::new(),
             done: VecDeque::new(),
+            kernel: VecDeque::new(),
             next_ifindex: 100,
             fail,
         }
@@ -257,19 +270,44 @@ impl Ports for Recorder {
     fn submit(&mut self, effect: Effect) {
         let line = match &effect {
             Effect::AddAddress { id, vip, ifindex } => {
-                if self.fail.contains(&vip.addr) {
-                    self.done.push_back(Completion::AddressFailed {
+                self.done.push_back(if self.fail.contains(&vip.addr) {
+                    Completion::AddressFailed {
                         id: *id,
                         vip: vip.clone(),
                         error: "Operation not permitted (os error 1)".into(),
+                    }
+                } else {
+                    self.kernel.push_back(NetEvent::AddrAdded {
+                        index: *ifindex,
+                        info: AddrInfo {
+                            addr: vip.addr,
+                            prefix: vip.prefix,
+                            secondary: false,
+                            tentative: false,
+                        },
                     });
-                }
+                    Completion::AddressAdded {
+                        id: *id,
+                        vip: vip.clone(),
+                    }
+                });
                 format!(
                     "add-address {vip} label {:?} on #{ifindex} for {id}",
                     vip.label
                 )
             }
-            Effect::DelAddress { vip, ifindex } => format!("del-address {vip} on #{ifindex}"),
+            Effect::DelAddress { vip, ifindex } => {
+                self.kernel.push_back(NetEvent::AddrRemoved {
+                    index: *ifindex,
+                    info: AddrInfo {
+                        addr: vip.addr,
+                        prefix: vip.prefix,
+                        secondary: false,
+                        tentative: false,
+                    },
+                });
+                format!("del-address {vip} on #{ifindex}")
+            }
             Effect::SetLinkUp { ifindex, up } => format!("set-link #{ifindex} up={up}"),
             Effect::CreateVmac {
                 id,
@@ -344,6 +382,11 @@ impl Ports for Recorder {
 
     fn track_link(&mut self, ifname: &str, up: bool) {
         self.log.push(format!("track-link {ifname} up={up}"));
+    }
+
+    fn persist_drains(&mut self, drained: &[String]) {
+        self.log
+            .push(format!("persist-drains [{}]", drained.join(" ")));
     }
 }
 
@@ -488,10 +531,15 @@ impl Lan {
                 let _ = writeln!(self.out, "{:>10.3} {name} {line}", ms(now));
             }
             let done: Vec<Completion> = ports.done.drain(..).collect();
+            let kernel: Vec<NetEvent> = ports.kernel.drain(..).collect();
             let sent = std::mem::take(&mut ports.sent);
             let sockets = ports.sockets.clone();
             for c in done {
                 engine.handle(Input::Done(c), now);
+                work.push_back(i);
+            }
+            for ev in kernel {
+                engine.handle(Input::Net(ev), now);
                 work.push_back(i);
             }
             if self.cut {
@@ -603,7 +651,7 @@ impl Lan {
                     .ok_or_else(|| format!("{name} started twice"))?;
                 let mut engine = Engine::new(config, host, ports);
                 engine
-                    .start(|_| Default::default(), now)
+                    .start(|_| Default::default(), &[], now)
                     .map_err(|e| format!("{name}: start: {e}"))?;
                 r.engine = Some(engine);
             }
@@ -678,6 +726,22 @@ impl Lan {
                     info,
                 };
                 r.engine()?.handle(Input::Net(ev), now);
+            }
+            Do::AddrGone { index, addr } => {
+                let info = addr_info(addr, false, false)?;
+                let ev = NetEvent::AddrRemoved {
+                    index: *index,
+                    info,
+                };
+                r.engine()?.handle(Input::Net(ev), now);
+            }
+            Do::Drain { instance, force } => {
+                let result = r.engine()?.drain(instance, *force, now);
+                let _ = writeln!(self.out, "{:>10.3} {name} drain: {result:?}", ms(now));
+            }
+            Do::Resume { instance } => {
+                let result = r.engine()?.resume(instance, now);
+                let _ = writeln!(self.out, "{:>10.3} {name} resume: {result:?}", ms(now));
             }
             Do::Track { instance, items } => {
                 let items: Vec<Contribution> =

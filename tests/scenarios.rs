@@ -245,6 +245,8 @@ fn canon_actual(a: &Action) -> Option<Canon> {
         Action::Drop { reason, .. } => Canon::Drop(reason.as_str().into()),
         Action::AddressMismatch { src } => Canon::AddressMismatch(*src),
         Action::Malformed { .. }
+        | Action::OtherMaster { .. }
+        | Action::DrainRefused(_)
         | Action::PeerSeen { .. }
         | Action::CannotEncode(_)
         | Action::StatusChanged => return None,

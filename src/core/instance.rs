@@ -30,9 +30,20 @@
 //!   the second burst comes after min(`garp_delay`, `garp_refresh`) and then every
 //!   `garp_refresh` while Master (`Timer::GarpRefresh` schedules both).
 //! - A Master hearing a lower priority sends an advert at once (RFC 9568
-//!   section 6.4.3) and an `Announce` at most once per
-//!   max(advert interval, `garp_refresh`), to win back hosts and switches after
-//!   a split brain.
+//!   section 6.4.3) and an `Announce` at most once per advert interval, to win
+//!   back hosts and switches after a split brain. A Master that yields sends one
+//!   last advert at its own priority, so that a winner whose advert arrived first
+//!   (and which would never hear a lower priority) re-announces too. Every advert
+//!   with a non-zero priority heard while Master is reported (`OtherMaster`).
+//! - A VIP that cannot be installed (`VipFailed`): a Master resigns with
+//!   priority 0 into Fault, and after a back-off (1 s, doubling to 60 s) rejoins as
+//!   a Backup that takes over only from a silent master (no preemption) until an
+//!   install succeeds (`VipInstalled`). A VIP removed by someone else (`VipLost`) is
+//!   put back and announced; if that fails, the same.
+//! - Drain (`Drain`, `Resume`, the operator's): a Master hands over as on
+//!   shutdown (priority 0, VIPs released) and the instance stays Backup, never
+//!   Master, until resumed; refused without `force` when no other router has ever
+//!   been heard for the VRID.
 //! - Fault (keepalived's extension): `LinkDown` or a failing weight-0 track.
 //!   No adverts, no VIPs, no timers; a Master leaving for Fault because of a
 //!   track (link still up) first sends priority 0 so that backups take over
@@ -65,6 +76,12 @@ pub const MAX_PEERS: usize = 32;
 /// A timer that fires this much later than its deadline fires at the time it is handled,
 /// not at its deadline: after a stall the instance does not replay the missed adverts.
 pub const LATE_TOLERANCE: Duration = Duration::from_millis(5);
+
+/// The first back-off after a VIP could not be installed; it doubles up to [`VIP_RETRY_MAX`].
+pub const VIP_RETRY_MIN: Duration = Duration::from_secs(1);
+
+/// The longest back-off between attempts to install a VIP that failed.
+pub const VIP_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// keepalived's `garp_master_delay` default: the second announcement burst after entering Master.
 pub const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
@@ -162,15 +179,18 @@ pub enum Timer {
     PreemptDelay,
     /// Master: the next announcement burst (the second one, then each refresh).
     GarpRefresh,
+    /// Fault: the back-off after a VIP that could not be installed ran out.
+    Retry,
 }
 
 impl Timer {
     /// Every timer, in a stable order.
-    pub const ALL: [Timer; 4] = [
+    pub const ALL: [Timer; 5] = [
         Timer::Advert,
         Timer::MasterDown,
         Timer::PreemptDelay,
         Timer::GarpRefresh,
+        Timer::Retry,
     ];
 
     const fn index(self) -> usize {
@@ -179,6 +199,7 @@ impl Timer {
             Timer::MasterDown => 1,
             Timer::PreemptDelay => 2,
             Timer::GarpRefresh => 3,
+            Timer::Retry => 4,
         }
     }
 }
@@ -229,6 +250,25 @@ pub enum Event {
         /// Why, for the transition reason.
         reason: SyncReason,
     },
+    /// The operator drains the instance: hand over, then stay BACKUP until [`Event::Resume`].
+    /// Without `force` it is refused when no other router has been heard for this VRID.
+    Drain {
+        /// Drain even though nobody may take over.
+        force: bool,
+    },
+    /// The operator ends a drain: the instance is electable again.
+    Resume,
+    /// A VIP of an `InstallVips` is on the link now.
+    VipInstalled(Vip),
+    /// A VIP of an `InstallVips` could not be installed.
+    VipFailed {
+        /// The VIP.
+        vip: Vip,
+        /// What the system said.
+        error: String,
+    },
+    /// An installed VIP was removed from the link by someone else.
+    VipLost(Vip),
 }
 
 /// What a sync group asks of one member (see [`crate::core::sync_group`]).
@@ -348,6 +388,18 @@ pub enum Action {
     },
     /// An advert could not be encoded (the configuration let through what the codec refuses).
     CannotEncode(EncodeError),
+    /// While Master, an advert with a non-zero priority came from another router that
+    /// believes it is Master too: a split brain, or its end.
+    OtherMaster {
+        /// The other router.
+        src: IpAddr,
+        /// Its priority.
+        priority: u8,
+        /// Whether we yielded to it.
+        yielded: bool,
+    },
+    /// A drain was refused, and why.
+    DrainRefused(String),
     /// Something the instance reports changed: state, priority, master, VIPs, tracking or peers.
     StatusChanged,
 }
@@ -378,6 +430,7 @@ impl Timer {
             Timer::MasterDown => "master_down",
             Timer::PreemptDelay => "preempt_delay",
             Timer::GarpRefresh => "garp_refresh",
+            Timer::Retry => "retry",
         }
     }
 }
@@ -443,6 +496,12 @@ pub struct Stats {
     pub became_master: u64,
     /// The current master: the sender last accepted in Backup, our primary in Master, else `None`.
     pub master: Option<IpAddr>,
+    /// Adverts from another router claiming Master while we were Master.
+    pub other_masters: u64,
+    /// VIPs that could not be installed or put back.
+    pub vip_failures: u64,
+    /// VIPs removed by someone else while we were Master.
+    pub vips_lost: u64,
 }
 
 impl Stats {
@@ -512,6 +571,8 @@ pub struct Report {
     pub stats: Stats,
     /// Routers heard, by address.
     pub peers: Vec<Peer>,
+    /// Drained by the operator.
+    pub drained: bool,
 }
 
 /// Skew_Time (RFC 3768 section 6.1; RFC 9568 section 6.1) for a priority.
@@ -587,6 +648,7 @@ struct Fingerprint {
     vips: usize,
     track_gen: u64,
     peers_gen: u64,
+    drained: bool,
 }
 
 /// One VRRP virtual router: feed it events with the current time, carry out the actions.
@@ -611,7 +673,7 @@ pub struct Instance {
     backup_since: Instant,
     last_announce: Option<Instant>,
     preempt_deadline: Option<Instant>,
-    timers: [Option<Instant>; 4],
+    timers: [Option<Instant>; 5],
     /// What InstallVips put on the link, for RemoveVips and reload diffs.
     installed: Vec<Vip>,
     /// The adverts of the last priority sent, reused while nothing changes.
@@ -620,6 +682,15 @@ pub struct Instance {
     last_transition: Option<LastTransition>,
     track_gen: u64,
     peers_gen: u64,
+    /// Drained by the operator: never Master until resumed.
+    drained: bool,
+    /// In Fault because a VIP could not be installed.
+    vip_fault: bool,
+    /// Since a VIP could not be installed: take over only from a silent master (no
+    /// preemption) until an install succeeds.
+    cautious: bool,
+    /// The next back-off after a VIP failure.
+    vip_backoff: Duration,
     stats: Stats,
 }
 
@@ -641,13 +712,17 @@ impl Instance {
             backup_since: Instant::ZERO,
             last_announce: None,
             preempt_deadline: None,
-            timers: [None; 4],
+            timers: [None; 5],
             installed: Vec::new(),
             encoded: None,
             peers: BTreeMap::new(),
             last_transition: None,
             track_gen: 0,
             peers_gen: 0,
+            drained: false,
+            vip_fault: false,
+            cautious: false,
+            vip_backoff: VIP_RETRY_MIN,
             stats: Stats::default(),
         }
     }
@@ -670,7 +745,12 @@ impl Instance {
     /// In Fault (or bound for it) by a cause of its own: its link is down or a weight-0
     /// track fails. A sync group's hold does not count.
     pub fn own_fault(&self) -> bool {
-        self.running && (self.tracking.fault || !self.link_up)
+        self.running && (self.tracking.fault || !self.link_up || self.vip_fault)
+    }
+
+    /// Drained by the operator.
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Held in Fault by a sync group.
@@ -733,6 +813,7 @@ impl Instance {
             last_transition: self.last_transition.clone(),
             stats: self.stats.clone(),
             peers: self.peers.values().cloned().collect(),
+            drained: self.drained,
         }
     }
 
@@ -794,6 +875,7 @@ impl Instance {
                     && self.state == State::Fault
                     && !self.tracking.fault
                     && !self.sync_fault
+                    && !self.vip_fault
                 {
                     self.leave_fault(RecoveryCause::InterfaceUp, now, &mut out);
                 }
@@ -807,6 +889,27 @@ impl Instance {
             Event::Track(tracking) => self.on_track(tracking, now, &mut out),
             Event::Reconfigure(params) => self.on_reconfigure(params, now, &mut out),
             Event::Sync { command, reason } => self.on_sync(command, reason, now, &mut out),
+            Event::Drain { force } => self.on_drain(force, now, &mut out),
+            Event::Resume => self.on_resume(now),
+            Event::VipInstalled(vip) => {
+                if self.state == State::Master && self.installed.contains(&vip) {
+                    self.cautious = false;
+                    self.vip_backoff = VIP_RETRY_MIN;
+                }
+            }
+            Event::VipFailed { vip, error } => self.on_vip_failed(vip, error, now, &mut out),
+            Event::VipLost(vip) => {
+                if self.state == State::Master && self.installed.contains(&vip) {
+                    // Put it back at once and tell the link again; if that fails too,
+                    // VipFailed steps down.
+                    self.stats.vips_lost += 1;
+                    out.push(Action::InstallVips(vec![vip.clone()]));
+                    out.push(Action::Announce(Announce {
+                        vips: vec![vip],
+                        repeat: self.params.garp_repeat,
+                    }));
+                }
+            }
         }
         for action in &out {
             match action {
@@ -839,6 +942,7 @@ impl Instance {
             vips: self.installed.len(),
             track_gen: self.track_gen,
             peers_gen: self.peers_gen,
+            drained: self.drained,
         }
     }
 
@@ -865,7 +969,7 @@ impl Instance {
 
     /// Preempt_Mode, except that the address owner always preempts (RFC 9568 section 6.1).
     fn preempts(&self) -> bool {
-        self.params.preempt || self.effective_priority() == 255
+        !self.cautious && (self.params.preempt || self.effective_priority() == 255)
     }
 
     fn arm(&mut self, timer: Timer, at: Instant) {
@@ -877,7 +981,7 @@ impl Instance {
     }
 
     fn cancel_all(&mut self) {
-        self.timers = [None; 4];
+        self.timers = [None; 5];
     }
 
     fn transition(&mut self, to: State, reason: Reason, now: Instant, out: &mut Vec<Action>) {
@@ -1001,7 +1105,7 @@ impl Instance {
             self.track_fault_label = self.tracking.fault_label();
             let r = Reason::StartupFault(FaultCause::Track(self.track_fault_label.clone()));
             self.transition(State::Fault, r, now, out);
-        } else if self.effective_priority() == 255 {
+        } else if self.effective_priority() == 255 && !self.drained {
             self.become_master(Reason::StartupOwner, now, out);
         } else {
             self.become_backup(Reason::Startup, now, out);
@@ -1101,7 +1205,7 @@ impl Instance {
 
     /// Out of Fault: a fresh election, as after Startup (RFC 9568 section 6.4.1).
     fn leave_fault(&mut self, cause: RecoveryCause, now: Instant, out: &mut Vec<Action>) {
-        if self.effective_priority() == 255 {
+        if self.effective_priority() == 255 && !self.drained && !self.cautious {
             let r = Reason::Recovered { cause, owner: true };
             self.become_master(r, now, out);
         } else {
@@ -1135,6 +1239,7 @@ impl Instance {
             && self.state == State::Fault
             && self.link_up
             && !self.sync_fault
+            && !self.vip_fault
         {
             let cause = RecoveryCause::Track(self.track_fault_label.take());
             self.leave_fault(cause, now, out);
@@ -1157,7 +1262,7 @@ impl Instance {
         out: &mut Vec<Action>,
     ) {
         match command {
-            SyncCommand::Master if self.running && self.state == State::Backup => {
+            SyncCommand::Master if self.running && self.state == State::Backup && !self.drained => {
                 self.become_master(Reason::Sync(reason), now, out);
             }
             SyncCommand::Backup if self.running && self.state == State::Master => {
@@ -1175,12 +1280,85 @@ impl Instance {
                     && self.state == State::Fault
                     && self.link_up
                     && !self.tracking.fault
+                    && !self.vip_fault
                 {
                     self.leave_fault(RecoveryCause::Sync(reason), now, out);
                 }
             }
             _ => {}
         }
+    }
+
+    /// `vrrp-ha drain`: a MASTER hands over at once as on shutdown (priority 0, VIPs
+    /// released, BACKUP's actions), and the instance stays BACKUP, never claiming
+    /// mastership, until resumed. Refused without `force` when no other router has ever
+    /// been heard for this VRID: nobody might take the VIPs over. (Backups are silent in
+    /// VRRP, so a MASTER that started first may never have heard its backup; the refusal
+    /// says so and `force` overrides it.)
+    fn on_drain(&mut self, force: bool, now: Instant, out: &mut Vec<Action>) {
+        if self.drained {
+            return;
+        }
+        if !force && self.running && self.peers.is_empty() {
+            out.push(Action::DrainRefused(format!(
+                "no other router has been heard for VRID {} since the instance started: \
+                 draining {} could take its virtual IPs down; check the other node, or drain \
+                 with --force",
+                self.params.vrid, self.params.name
+            )));
+            return;
+        }
+        self.drained = true;
+        self.clear_preempt();
+        if self.state == State::Master {
+            self.transition(State::Backup, Reason::Drained, now, out);
+            // Priority 0 lets the backups take over after Skew_Time (RFC 9568 6.4.3).
+            self.advertise(0, out);
+            self.remove_all(out);
+            self.cancel(Timer::Advert);
+            self.cancel(Timer::GarpRefresh);
+            self.backup_since = now;
+            self.heard = None;
+            self.ignored = None;
+            self.stats.master = None;
+            let deadline = now + self.master_down_interval();
+            self.arm(Timer::MasterDown, deadline);
+        }
+    }
+
+    /// `vrrp-ha resume`: electable again; a BACKUP takes over after Master_Down_Interval
+    /// unless it hears a master (and preempts a lower one at its next advert).
+    fn on_resume(&mut self, now: Instant) {
+        if !self.drained {
+            return;
+        }
+        self.drained = false;
+        if self.running && self.state == State::Backup {
+            let deadline = now + self.master_down_interval();
+            self.arm(Timer::MasterDown, deadline);
+        }
+    }
+
+    /// A VIP could not be installed: a MASTER without its VIP black-holes traffic, so it
+    /// steps down (priority 0 first, so the backups take over after Skew_Time) into
+    /// FAULT, and tries again after a back-off, as a BACKUP that takes over only from a
+    /// silent master until an install succeeds.
+    fn on_vip_failed(&mut self, vip: Vip, error: String, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Master || !self.installed.contains(&vip) {
+            return;
+        }
+        self.stats.vip_failures += 1;
+        self.installed.retain(|v| *v != vip);
+        self.vip_fault = true;
+        self.cautious = true;
+        let cause = FaultCause::Vip {
+            vip: vip.to_string(),
+            error,
+        };
+        self.enter_fault(cause, self.link_up, now, out);
+        let wait = self.vip_backoff;
+        self.vip_backoff = (self.vip_backoff * 2).min(VIP_RETRY_MAX);
+        self.arm(Timer::Retry, now + wait);
     }
 
     fn send_advert_now(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -1467,6 +1645,12 @@ impl Instance {
         }
         let yields = advert.priority > ours
             || (advert.priority == ours && address_greater(src, self.params.primary));
+        self.stats.other_masters += 1;
+        out.push(Action::OtherMaster {
+            src,
+            priority: advert.priority,
+            yielded: yields,
+        });
         if yields {
             let reason = if advert.priority > ours {
                 Reason::HigherPriority {
@@ -1479,7 +1663,14 @@ impl Instance {
             if self.params.version == Version::V3 {
                 self.master_adver_interval_cs = advert.interval_cs;
             }
+            let ours_now = self.effective_priority();
             self.become_backup(reason, now, out);
+            // A split brain just ended and we lost. The winner may never hear a lower
+            // priority (its advert reached us first), and only a MASTER hearing one
+            // re-announces the VIPs to the hosts that followed us: one last advert at our
+            // own priority tells it. To RFC 9568 peers (keepalived, FRR) it is just a
+            // lower-priority advert, which a Master answers with an advert of its own.
+            self.advertise(ours_now, out);
             // become_backup armed MasterDown with the learnt interval; record the master.
             self.heard = Some(Heard {
                 src,
@@ -1495,7 +1686,9 @@ impl Instance {
         // switches may have followed the other master during a split brain:
         // re-announce the VIPs, rate-limited.
         self.send_advert_now(now, out);
-        let spacing = self.advert_interval().max(self.params.garp_refresh);
+        // Once per advert interval at most: another master may keep advertising while it
+        // cannot hear us (a one-way link), and the announcements need not follow each one.
+        let spacing = self.advert_interval();
         let due = match self.last_announce {
             Some(last) => now.saturating_since(last) >= spacing,
             None => true,
@@ -1525,6 +1718,22 @@ impl Instance {
                     self.arm(Timer::GarpRefresh, now + self.params.garp_refresh);
                 }
             }
+            (State::Fault, Timer::Retry) => {
+                self.vip_fault = false;
+                if self.link_up && !self.tracking.fault && !self.sync_fault {
+                    let after = self
+                        .vip_backoff
+                        .checked_div(2)
+                        .unwrap_or(VIP_RETRY_MIN)
+                        .max(VIP_RETRY_MIN);
+                    self.leave_fault(RecoveryCause::VipRetry { after }, now, out);
+                }
+            }
+            // Drained: no master heard any more, and none to become.
+            (State::Backup, Timer::MasterDown) if self.drained => {
+                self.heard = None;
+                self.stats.master = None;
+            }
             // RFC 3768 / RFC 9568 section 6.4.2: Master_Down_Timer fires.
             (State::Backup, Timer::MasterDown) => {
                 let preempting = match (self.ignored, self.heard) {
@@ -1549,6 +1758,9 @@ impl Instance {
                     },
                 };
                 self.become_master(Reason::MasterDown(why), now, out);
+            }
+            (State::Backup, Timer::PreemptDelay) if self.drained => {
+                self.preempt_deadline = None;
             }
             (State::Backup, Timer::PreemptDelay) => {
                 self.preempt_deadline = None;
@@ -1730,6 +1942,8 @@ mod tests {
                 Action::AddressMismatch { .. } => "mismatch",
                 Action::PeerSeen { .. } => "peer",
                 Action::CannotEncode(_) => "cannot_encode",
+                Action::OtherMaster { .. } => "other_master",
+                Action::DrainRefused(_) => "drain_refused",
                 Action::StatusChanged => "status",
             })
             .collect()
@@ -2079,7 +2293,7 @@ mod tests {
         let mut i = master(Version::V3, 100);
         // Became master at 5000 ms with an announce: within one interval no new one.
         let a = acts(i.handle(ev(LOW, advert(Version::V3, 50)), ms(5500)));
-        assert_eq!(kinds(&a), ["send"]);
+        assert_eq!(kinds(&a), ["other_master", "send"]);
         assert_eq!(i.deadline(Timer::Advert), Some(ms(6500)));
         let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(6000));
         assert_eq!(count(&a, announces), 1);
@@ -2090,15 +2304,44 @@ mod tests {
     }
 
     #[test]
-    fn announce_spacing_honours_garp_refresh() {
+    fn heal_announce_is_not_held_back_by_a_long_garp_refresh() {
+        // A one-minute refresh (a common keepalived setting) must not delay the
+        // re-announce that wins the hosts back after a split brain.
         let mut p = params(Version::V3, 255);
-        p.garp_refresh = Duration::from_secs(10);
+        p.garp_refresh = Duration::from_secs(60);
         let mut i = Instance::new(p);
         i.handle(Event::Startup, ms(0));
-        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(5000));
-        assert_eq!(count(&a, announces), 0);
-        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(10_000));
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(500));
+        assert_eq!(count(&a, announces), 0, "within one interval of the first");
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(1000));
         assert_eq!(count(&a, announces), 1);
+    }
+
+    #[test]
+    fn a_master_that_yields_sends_one_last_advert_so_the_winner_re_announces() {
+        // lb2 (90) and lb1 (100) were both MASTER; lb1's advert reaches lb2 first.
+        let mut loser = master(Version::V3, 90);
+        let a = acts(loser.handle(ev(HIGH, advert(Version::V3, 100)), ms(6000)));
+        assert_eq!(
+            kinds(&a),
+            ["other_master", "transition", "remove", "send"],
+            "{a:?}"
+        );
+        assert_eq!(
+            sent(&a),
+            [90],
+            "its own priority, not 0: it yields, it does not resign"
+        );
+        assert_eq!(
+            loser.deadline(Timer::Advert),
+            None,
+            "no more periodic adverts"
+        );
+        // The winner hears that lower priority and re-announces at once.
+        let mut winner = master(Version::V3, 100);
+        let a = winner.handle(ev(LOW, advert(Version::V3, 90)), ms(6001));
+        assert_eq!(count(&a, announces), 1);
+        assert_eq!(sent(&a), [100]);
     }
 
     #[test]

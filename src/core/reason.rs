@@ -58,6 +58,8 @@ pub enum Reason {
     },
     /// A sync group moved this member.
     Sync(SyncReason),
+    /// The operator drained the instance (`vrrp-ha drain`): it hands over and stays BACKUP.
+    Drained,
 }
 
 /// What put an instance in Fault by a cause of its own.
@@ -67,6 +69,13 @@ pub enum FaultCause {
     InterfaceDown,
     /// A weight-0 track fails; the name of the tracked item when the shell told it.
     Track(Option<String>),
+    /// A MASTER could not install (or put back) one of its VIPs.
+    Vip {
+        /// The VIP, `192.0.2.200/24`.
+        vip: String,
+        /// What the system said.
+        error: String,
+    },
 }
 
 /// What took an instance out of Fault.
@@ -78,6 +87,11 @@ pub enum RecoveryCause {
     Track(Option<String>),
     /// Its sync group no longer holds it.
     Sync(SyncReason),
+    /// The back-off after a VIP that could not be installed ran out: try again.
+    VipRetry {
+        /// How long it waited.
+        after: Duration,
+    },
 }
 
 /// Why Master_Down_Timer fired, for the reason text.
@@ -152,6 +166,7 @@ impl fmt::Display for FaultCause {
             FaultCause::InterfaceDown => f.write_str("interface down"),
             FaultCause::Track(None) => f.write_str("track weight-0 failing"),
             FaultCause::Track(Some(what)) => write!(f, "track weight-0 failing: {what}"),
+            FaultCause::Vip { vip, error } => write!(f, "cannot install virtual IP {vip}: {error}"),
         }
     }
 }
@@ -163,6 +178,11 @@ impl fmt::Display for RecoveryCause {
             RecoveryCause::Track(None) => f.write_str("track weight-0 recovered"),
             RecoveryCause::Track(Some(what)) => write!(f, "track weight-0 recovered: {what}"),
             RecoveryCause::Sync(s) => s.fmt(f),
+            RecoveryCause::VipRetry { after } => write!(
+                f,
+                "retrying the virtual IPs after {} ms (taking over only from a silent master)",
+                ms(after)
+            ),
         }
     }
 }
@@ -233,6 +253,7 @@ impl fmt::Display for Reason {
                 ms(delay)
             ),
             Reason::Sync(s) => s.fmt(f),
+            Reason::Drained => f.write_str("drained by the operator"),
         }
     }
 }

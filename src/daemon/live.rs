@@ -65,6 +65,8 @@ struct LivePorts {
     status: watch::Sender<Option<Snapshot>>,
     /// Tracked interfaces' states, for the tracker the loop owns.
     links: Vec<(String, bool)>,
+    /// Where drained instances are remembered.
+    drain_file: PathBuf,
 }
 
 impl LivePorts {
@@ -121,6 +123,16 @@ impl Ports for LivePorts {
     fn track_link(&mut self, ifname: &str, up: bool) {
         self.links.push((ifname.to_string(), up));
     }
+
+    fn persist_drains(&mut self, drained: &[String]) {
+        let path = self.drain_file.clone();
+        let drained = drained.to_vec();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = status::write_drains(&path, &drained) {
+                warn!("cannot record drained instances in {}: {e}", path.display());
+            }
+        });
+    }
 }
 
 /// Read packets off one socket into the loop's channel until aborted.
@@ -170,14 +182,19 @@ impl Executor {
     async fn carry_out(&mut self, effect: Effect) {
         match effect {
             Effect::AddAddress { id, vip, ifindex } => {
-                if let Err(e) = self
+                let done = match self
                     .nl
                     .add_address(ifindex, vip.addr, vip.prefix, vip.label.as_deref())
                     .await
                 {
-                    let error = e.to_string();
-                    let _ = self.done.send(Completion::AddressFailed { id, vip, error });
-                }
+                    Ok(()) => Completion::AddressAdded { id, vip },
+                    Err(e) => Completion::AddressFailed {
+                        id,
+                        vip,
+                        error: error_text(&e),
+                    },
+                };
+                let _ = self.done.send(done);
             }
             Effect::DelAddress { vip, ifindex } => {
                 if let Err(e) = self.nl.del_address(ifindex, vip.addr, vip.prefix).await {
@@ -269,6 +286,15 @@ impl Executor {
             }
         }
         Ok(link.index)
+    }
+}
+
+/// What went wrong, without the context the instance's log line already gives
+/// (`Operation not permitted (os error 1)`).
+fn error_text(e: &NetError) -> String {
+    match e {
+        NetError::Netlink { source, .. } => source.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -370,6 +396,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         submitted: 0,
         status: status_tx,
         links: Vec::new(),
+        drain_file: status::drain_file(&config_path),
     };
     let clock = Clock {
         origin: TokioInstant::now(),
@@ -377,7 +404,18 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     let (mut tracker, mut track_rx) = Tracker::spawn(&config);
     let count = config.instances.len();
     let mut engine = Engine::new(config, host, ports);
-    engine.start(|name| tracker.tracking(name), clock.now())?;
+    let drain_file = status::drain_file(&config_path);
+    let drained = status::read_drains(&drain_file).unwrap_or_else(|e| {
+        warn!(
+            "cannot read {}: {e}; no instance starts drained",
+            drain_file.display()
+        );
+        Vec::new()
+    });
+    for name in &drained {
+        info!(vrrp_instance = %name, "drained before the restart: staying BACKUP until resumed");
+    }
+    engine.start(|name| tracker.tracking(name), &drained, clock.now())?;
     forward_links(&mut engine, &tracker);
     info!(instances = count, config = %config_path.display(), "vrrp-ha running");
     if let Err(e) = notifier.ready_with_status(&engine.snapshot().summary()) {

@@ -117,6 +117,13 @@ pub enum Completion {
         /// Its index, or why it failed.
         result: Result<u32, String>,
     },
+    /// A VIP is installed.
+    AddressAdded {
+        /// The instance.
+        id: InstanceId,
+        /// The VIP.
+        vip: Vip,
+    },
     /// A VIP could not be installed.
     AddressFailed {
         /// The instance.
@@ -149,4 +156,6 @@ pub trait Ports {
     fn publish(&mut self, status: &Snapshot);
     /// A tracked interface is up or down (for the tracker).
     fn track_link(&mut self, ifname: &str, up: bool);
+    /// Keep the names of the drained instances where a restart finds them.
+    fn persist_drains(&mut self, drained: &[String]);
 }

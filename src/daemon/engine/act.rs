@@ -92,6 +92,25 @@ impl<P: Ports> Engine<P> {
                     error!(vrrp_instance = %name, suppressed, "cannot encode advert: {e}");
                 }
             }
+            Action::OtherMaster {
+                src,
+                priority,
+                yielded,
+            } => {
+                if let Some(suppressed) = self.io_logs(id).other_master.allow(now) {
+                    let ours = slot_priority(&self.router, id);
+                    warn!(
+                        vrrp_instance = %name, vrrp_vrid = vrid, vrrp_peer = %src,
+                        vrrp_peer_priority = priority, suppressed,
+                        "another MASTER for VRID {vrid}: {src} with priority {priority} (ours {ours}){}",
+                        if yielded { "; yielding to it" } else { "; it should yield" }
+                    );
+                }
+            }
+            Action::DrainRefused(why) => {
+                warn!(vrrp_instance = %name, "drain refused: {why}");
+                self.refusals.push((id, why));
+            }
             Action::StatusChanged => self.dirty = true,
         }
     }
@@ -270,6 +289,10 @@ impl<P: Ports> Engine<P> {
         };
         self.pending_hooks.push(transition);
     }
+}
+
+fn slot_priority<T>(router: &crate::core::router::Router<T>, id: InstanceId) -> u8 {
+    router.instance(id).map_or(0, |i| i.effective_priority())
 }
 
 /// IPv4 VRRPv3 checksums come in two forms in the field; a peer that uses the other

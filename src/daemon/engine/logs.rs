@@ -41,6 +41,8 @@ pub struct Logs {
     pub send: RateLimit,
     /// Packets for no configured VRID.
     pub unknown: RateLimit,
+    /// Adverts of another router claiming Master.
+    pub other_master: RateLimit,
 }
 
 #[cfg(test)]

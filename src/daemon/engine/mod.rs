@@ -116,6 +116,10 @@ pub struct Engine<P: Ports> {
     unknown: HashMap<SocketId, u64>,
     logs: Logs,
     pending_hooks: Vec<hooks::Transition>,
+    /// Drains the core refused in the batch being carried out.
+    refusals: Vec<(InstanceId, String)>,
+    /// The instances drained when the current reload began.
+    drained_before: Vec<String>,
     dirty: bool,
     stopping: bool,
     now: Instant,
@@ -165,6 +169,8 @@ impl<P: Ports> Engine<P> {
             unknown: HashMap::new(),
             logs: Logs::default(),
             pending_hooks: Vec::new(),
+            refusals: Vec::new(),
+            drained_before: Vec::new(),
             dirty: true,
             stopping: false,
             now: Instant::ZERO,
@@ -192,6 +198,7 @@ impl<P: Ports> Engine<P> {
     pub fn start(
         &mut self,
         tracking: impl Fn(&str) -> Tracking,
+        drained: &[String],
         now: Instant,
     ) -> Result<(), DaemonError> {
         self.now = now;
@@ -201,7 +208,8 @@ impl<P: Ports> Engine<P> {
         let instances = self.config.instances.clone();
         for cfg in instances {
             let t = tracking(&cfg.name);
-            self.add(cfg, t);
+            let drain = drained.contains(&cfg.name);
+            self.add(cfg, t, drain);
         }
         self.seed_tracked_links();
         self.flush();
@@ -243,8 +251,8 @@ impl<P: Ports> Engine<P> {
         Ok(())
     }
 
-    /// Add one instance (stopped) and bind it if it can be.
-    fn add(&mut self, cfg: config::Instance, tracking: Tracking) {
+    /// Add one instance (stopped; drained when it was before) and bind it if it can be.
+    fn add(&mut self, cfg: config::Instance, tracking: Tracking, drained: bool) {
         let params = params_for(&cfg, unspecified(cfg.is_ipv6()));
         let io = Io {
             cfg,
@@ -260,7 +268,57 @@ impl<P: Ports> Engine<P> {
         if tracking != Tracking::default() {
             self.feed(id, Event::Track(tracking));
         }
+        if drained {
+            self.feed(id, Event::Drain { force: true });
+        }
         self.try_bind(id);
+    }
+
+    /// `vrrp-ha drain NAME`: the core hands over and keeps the instance BACKUP; `Err` says
+    /// why it refused (or that there is no such instance).
+    pub fn drain(&mut self, name: &str, force: bool, now: Instant) -> Result<(), String> {
+        self.now = now;
+        let id = self
+            .router
+            .id_of(name)
+            .ok_or_else(|| format!("no instance {name:?}"))?;
+        self.refusals.clear();
+        self.feed(id, Event::Drain { force });
+        let refused = self.refusals.drain(..).find(|(r, _)| *r == id);
+        self.persist_drains();
+        self.flush();
+        match refused {
+            Some((_, why)) => Err(why),
+            None => {
+                info!(vrrp_instance = %name, force, "drained by the operator");
+                Ok(())
+            }
+        }
+    }
+
+    /// `vrrp-ha resume NAME`: electable again.
+    pub fn resume(&mut self, name: &str, now: Instant) -> Result<(), String> {
+        self.now = now;
+        let id = self
+            .router
+            .id_of(name)
+            .ok_or_else(|| format!("no instance {name:?}"))?;
+        self.feed(id, Event::Resume);
+        info!(vrrp_instance = %name, "resumed by the operator");
+        self.persist_drains();
+        self.flush();
+        Ok(())
+    }
+
+    /// The drained instances, for the ports to keep across restarts.
+    fn persist_drains(&mut self) {
+        let drained: Vec<String> = self
+            .router
+            .iter()
+            .filter(|(_, s)| s.core().drained())
+            .map(|(_, s)| s.io.cfg.name.clone())
+            .collect();
+        self.ports.persist_drains(&drained);
     }
 
     /// The earliest deadline of the core.
@@ -393,7 +451,26 @@ impl<P: Ports> Engine<P> {
                     self.address_arrived(id);
                 }
             }
-            Change::AddrRemoved { .. } => {}
+            Change::AddrRemoved { index, addr } => {
+                // Whoever configures this VIP on this interface hears of it; the core
+                // knows whether it had installed it (and as Master puts it back).
+                let lost: Vec<(InstanceId, crate::core::instance::Vip)> = self
+                    .router
+                    .iter()
+                    .filter_map(|(id, s)| {
+                        let Bind::Bound(b) = &s.io.bind else {
+                            return None;
+                        };
+                        crate::daemon::setup::vips_of(&s.io.cfg)
+                            .into_iter()
+                            .find(|v| v.addr == addr && self.vip_ifindex(v, b) == Some(index))
+                            .map(|v| (id, v))
+                    })
+                    .collect();
+                for (id, vip) in lost {
+                    self.feed(id, Event::VipLost(vip));
+                }
+            }
         }
     }
 
@@ -416,6 +493,7 @@ impl<P: Ports> Engine<P> {
                     }
                 }
             }
+            Completion::AddressAdded { id, vip } => self.feed(id, Event::VipInstalled(vip)),
             Completion::AddressFailed { id, vip, error } => {
                 if let Some(io) = self.router.get(id).map(|s| &s.io) {
                     // A MASTER without its VIP black-holes traffic: say so loudly.
@@ -424,6 +502,7 @@ impl<P: Ports> Engine<P> {
                         "MASTER cannot install virtual IP {vip}: {error}"
                     );
                 }
+                self.feed(id, Event::VipFailed { vip, error });
             }
         }
     }
@@ -499,6 +578,12 @@ impl<P: Ports> Engine<P> {
     pub fn reload(&mut self, new: Config, tracking: impl Fn(&str) -> Tracking, now: Instant) {
         self.now = now;
         let plan = reload::plan(&self.config.instances, &new.instances);
+        self.drained_before = self
+            .router
+            .iter()
+            .filter(|(_, s)| s.core().drained())
+            .map(|(_, s)| s.io.cfg.name.clone())
+            .collect();
         // Stop removed instances first so that a re-created one can take over its VIPs.
         let mut stop = plan.stop.clone();
         stop.sort_unstable_by(|a, b| b.cmp(a));
@@ -538,7 +623,9 @@ impl<P: Ports> Engine<P> {
             }
             info!(vrrp_instance = %cfg.name, "reload: starting instance");
             let t = tracking(&cfg.name);
-            self.add(cfg, t);
+            // A drained instance re-created by a reload (its identity changed) stays drained.
+            let drained = self.drained_before.contains(&cfg.name);
+            self.add(cfg, t, drained);
         }
         if new.sync_groups != self.config.sync_groups {
             let outputs = self
@@ -560,6 +647,7 @@ impl<P: Ports> Engine<P> {
         }
         self.config = new;
         self.seed_tracked_links();
+        self.persist_drains();
         self.dirty = true;
         self.flush();
     }
