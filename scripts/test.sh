@@ -99,6 +99,7 @@ fi
 
 step "install Debian packages" install_packages "${PACKAGES[@]}"
 step "find cargo" find_cargo
+step "MSRV (rust-version)" scripts/msrv.sh
 step "cargo fmt --check" cargo fmt --check
 step "cargo clippy" cargo clippy --all-targets -- -D warnings
 step "cargo build" cargo build --all-targets

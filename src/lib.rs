@@ -11,5 +11,6 @@ pub mod daemon;
 pub mod hooks;
 pub mod logging;
 pub mod net;
+pub mod process;
 pub mod sdnotify;
 pub mod track;

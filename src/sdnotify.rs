@@ -1,10 +1,12 @@
 //! The sd_notify protocol: READY, STATUS, WATCHDOG, RELOADING, STOPPING.
 //!
-//! A small datagram sender rather than the `sd-notify` crate: its 0.4 line (the
-//! one our MSRV allows) cannot reach abstract `@` sockets and insists on
-//! WATCHDOG_PID, both of which systemd allows. Each message is one datagram on a
-//! fresh unbound socket, as libsystemd does; with NOTIFY_SOCKET unset every call is
-//! a no-op. Errors are returned for the caller to log as warnings.
+//! A small datagram sender rather than the `sd-notify` crate: sd-notify 0.5 connects
+//! to NOTIFY_SOCKET as a path, so it cannot reach the abstract `@name` sockets that
+//! systemd allows (and that containers hand out), and it always reads the socket
+//! from the environment, where the tests and the journal test need to name one.
+//! Each message is one datagram on a fresh unbound socket, as libsystemd does; with
+//! NOTIFY_SOCKET unset every call is a no-op. Errors are returned for the caller to
+//! log as warnings.
 
 use std::ffi::{OsStr, OsString};
 use std::os::linux::net::SocketAddrExt;
@@ -183,31 +185,6 @@ pub fn watchdog_interval_from(
         }
     }
     Some(Duration::from_micros(usec / 2))
-}
-
-/// [`Notifier::ready`] on NOTIFY_SOCKET.
-pub fn ready() -> Result<(), NotifyError> {
-    Notifier::from_env().ready()
-}
-
-/// [`Notifier::status`] on NOTIFY_SOCKET.
-pub fn status(status: &str) -> Result<(), NotifyError> {
-    Notifier::from_env().status(status)
-}
-
-/// [`Notifier::watchdog`] on NOTIFY_SOCKET.
-pub fn watchdog() -> Result<(), NotifyError> {
-    Notifier::from_env().watchdog()
-}
-
-/// [`Notifier::reloading`] on NOTIFY_SOCKET.
-pub fn reloading() -> Result<(), NotifyError> {
-    Notifier::from_env().reloading()
-}
-
-/// [`Notifier::stopping`] on NOTIFY_SOCKET.
-pub fn stopping() -> Result<(), NotifyError> {
-    Notifier::from_env().stopping()
 }
 
 #[cfg(test)]

@@ -650,3 +650,98 @@ fn two_vmac_masters_hear_each_other_and_converge() {
         "slow convergence: {healed:?}"
     );
 }
+
+/// A SIGHUP that adds an IPv6 instance on a new interface whose link-local address
+/// stays tentative (DAD) for about 2 s: the new instance simply starts once the address
+/// is usable, and meanwhile the running instance's 100 ms adverts go on, so its peer
+/// never takes over (a loop that waited for the address would fall silent for 2 s,
+/// six times the peer's Master_Down_Interval).
+#[test]
+fn a_reload_waiting_for_a_link_local_address_stalls_no_other_instance() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhllA{pid}"), format!("vhllB{pid}"));
+    let mut lab = Lab::new("vhll");
+    setup(&mut lab, &a, &b);
+    lab.start("lb1", &a, &config("eth0", 100));
+    lab.start("lb2", &b, &config("eth0", 90));
+    wait_for(Duration::from_secs(5), || has_vip(&a) && !has_vip(&b))
+        .expect("lb1 never became the only master");
+
+    // eth1: DAD with 2 probes 1 s apart keeps its link-local address tentative ~2 s.
+    sh(&[
+        "ip", "-n", &a, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1", "netns", &b,
+    ]);
+    for key in [
+        "conf.eth1.accept_dad=1",
+        "conf.eth1.dad_transmits=2",
+        "neigh.eth1.retrans_time_ms=1000",
+    ] {
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &a,
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.{key}"),
+        ]);
+    }
+    sh(&["ip", "-n", &b, "link", "set", "eth1", "up"]);
+    sh(&["ip", "-n", &a, "link", "set", "eth1", "up"]);
+    let v6 = config("eth1", 100)
+        .replace("VI_1", "VI_6")
+        .replace("vrid 51", "vrid 52")
+        .replace(&format!("{VIP}/24"), "2001:db8::52/64");
+    lab.write_config("lb1", &(config("eth0", 100) + &v6));
+    let tentative = |ns: &str| {
+        Command::new("ip")
+            .args([
+                "-n", ns, "-6", "-o", "addr", "show", "dev", "eth1", "scope", "link",
+            ])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("tentative"))
+    };
+    wait_for(Duration::from_secs(2), || tentative(&a)).expect("eth1's link-local never tentative");
+    let reloaded = Instant::now();
+    lab.signal("lb1", nix::sys::signal::Signal::SIGHUP);
+
+    // Until VI_6 is up and a second longer, lb2 must never take VI_1 over.
+    let v6_master = |ns: &str| {
+        Command::new("ip")
+            .args(["-n", ns, "-6", "-o", "addr", "show", "dev", "eth1"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("inet6 2001:db8::52/"))
+    };
+    let mut started = None;
+    while reloaded.elapsed() < Duration::from_secs(6) {
+        assert!(
+            !has_vip(&b) && has_vip(&a),
+            "VI_1 moved {:?} after the SIGHUP (lb1 fell silent?):\n{}",
+            reloaded.elapsed(),
+            lab.log("lb1")
+        );
+        if started.is_none() && v6_master(&a) {
+            started = Some(reloaded.elapsed());
+        }
+        if started.is_some_and(|s| reloaded.elapsed() > s + Duration::from_secs(1)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let started = started.unwrap_or_else(|| {
+        panic!(
+            "VI_6 never became MASTER after its address left DAD:\n{}",
+            lab.log("lb1")
+        )
+    });
+    eprintln!("VI_6 master {started:?} after the SIGHUP; VI_1 stayed on lb1 throughout");
+    // DAD took its ~2 s: VI_6 could not have started sooner.
+    assert!(
+        started >= Duration::from_millis(1000),
+        "VI_6 up {started:?} after the SIGHUP: was eth1's address really tentative?"
+    );
+}

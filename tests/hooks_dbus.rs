@@ -9,14 +9,14 @@ use fake_systemd::support::{read_lines, wait_until, Logs, TempDir};
 use fake_systemd::{bus_or_skip, FakeSystemd};
 use vrrp_ha::config::model::HookAction;
 use vrrp_ha::hooks::systemd::{JobOutcome, SystemdClient, SystemdError, UnitVerb};
-use vrrp_ha::hooks::{Runner, RunnerOptions, Scope, Transition};
+use vrrp_ha::hooks::{HookState, Runner, RunnerOptions, Scope, Transition};
 
-fn transition(name: &str, state: &'static str, actions: Vec<HookAction>) -> Transition {
+fn transition(name: &str, state: HookState, actions: Vec<HookAction>) -> Transition {
     Transition {
         scope: Scope::Instance,
         name: name.into(),
         state,
-        prev_state: "BACKUP",
+        prev_state: HookState::Backup,
         priority: 100,
         vrid: Some(7),
         vips: vec!["192.0.2.7/24".into()],
@@ -143,7 +143,7 @@ async fn each_action_is_enqueued_in_order_and_its_result_awaited_and_logged() {
     let r = runner(&bus.address, Duration::from_secs(5));
     r.transition(transition(
         "VI_1",
-        "MASTER",
+        HookState::Master,
         vec![
             unit("start", "a.service"),
             unit("stop", "b.service"),
@@ -207,7 +207,7 @@ async fn failed_and_timed_out_jobs_are_reported_and_the_list_goes_on() {
     let t0 = Instant::now();
     r.transition(transition(
         "VI_2",
-        "MASTER",
+        HookState::Master,
         vec![
             unit("reload", "nginx-fail.service"),
             unit("start", "hang.service"),
@@ -258,7 +258,7 @@ async fn no_bus_gives_one_clear_error_per_action_and_keeps_running() {
     let t0 = Instant::now();
     r.transition(transition(
         "VI_3",
-        "MASTER",
+        HookState::Master,
         vec![
             unit("start", "a.service"),
             mark(&marker, "ran", None),
@@ -280,7 +280,7 @@ async fn no_bus_gives_one_clear_error_per_action_and_keeps_running() {
     let r = runner(&bus.address, Duration::from_secs(2));
     r.transition(transition(
         "VI_4",
-        "BACKUP",
+        HookState::Backup,
         vec![unit("stop", "a.service"), unit("stop", "b.service")],
     ));
     idle(&r, Duration::from_secs(10)).await;
@@ -300,7 +300,7 @@ async fn no_bus_gives_one_clear_error_per_action_and_keeps_running() {
     let fake = FakeSystemd::start(&bus.address).await;
     r.transition(transition(
         "VI_4",
-        "MASTER",
+        HookState::Master,
         vec![unit("start", "a.service")],
     ));
     idle(&r, Duration::from_secs(10)).await;
@@ -337,7 +337,7 @@ async fn a_burst_of_transitions_skips_stale_lists_and_runs_the_last_one_complete
     ]);
     r.transition(transition(
         "VI_5",
-        "MASTER",
+        HookState::Master,
         vec![
             gated,
             unit("start", "m1-a.service"),
@@ -353,17 +353,17 @@ async fn a_burst_of_transitions_skips_stale_lists_and_runs_the_last_one_complete
     );
     r.transition(transition(
         "VI_5",
-        "BACKUP",
+        HookState::Backup,
         vec![unit("stop", "b2.service"), mark(&marker, "b2", None)],
     ));
     r.transition(transition(
         "VI_5",
-        "MASTER",
+        HookState::Master,
         vec![unit("start", "m3.service"), mark(&marker, "m3", None)],
     ));
     r.transition(transition(
         "VI_5",
-        "BACKUP",
+        HookState::Backup,
         vec![
             mark(&marker, "b4-x", None),
             unit("stop", "b4-a.service"),
@@ -402,9 +402,15 @@ async fn a_burst_of_transitions_skips_stale_lists_and_runs_the_last_one_complete
 
     // A burst submitted all at once (nothing started yet): only the last list runs.
     std::fs::remove_file(&marker).unwrap();
-    for (i, state) in ["MASTER", "BACKUP", "MASTER", "FAULT", "MASTER"]
-        .into_iter()
-        .enumerate()
+    for (i, state) in [
+        HookState::Master,
+        HookState::Backup,
+        HookState::Master,
+        HookState::Fault,
+        HookState::Master,
+    ]
+    .into_iter()
+    .enumerate()
     {
         r.transition(transition(
             "VI_5",
@@ -432,7 +438,7 @@ async fn different_instances_do_not_supersede_each_other() {
     let r = runner(&bus.address, Duration::from_secs(5));
     r.transition(transition(
         "VI_6",
-        "MASTER",
+        HookState::Master,
         vec![
             mark(&marker, "vi6", Some("0.3")),
             unit("start", "vi6.service"),
@@ -440,11 +446,11 @@ async fn different_instances_do_not_supersede_each_other() {
     ));
     r.transition(transition(
         "VI_7",
-        "BACKUP",
+        HookState::Backup,
         vec![unit("stop", "vi7.service")],
     ));
     // Same name, other scope: a sync group named like an instance is its own queue.
-    let mut group = transition("VI_6", "BACKUP", vec![unit("stop", "g.service")]);
+    let mut group = transition("VI_6", HookState::Backup, vec![unit("stop", "g.service")]);
     group.scope = Scope::Group;
     r.transition(group);
     idle(&r, Duration::from_secs(10)).await;
@@ -473,7 +479,7 @@ async fn a_restarted_bus_is_reconnected_without_losing_the_action() {
     let r = runner(&address, Duration::from_secs(5));
     r.transition(transition(
         "VI_8",
-        "MASTER",
+        HookState::Master,
         vec![unit("start", "a.service")],
     ));
     idle(&r, Duration::from_secs(10)).await;
@@ -488,7 +494,7 @@ async fn a_restarted_bus_is_reconnected_without_losing_the_action() {
     let fake = FakeSystemd::start(&bus.address).await;
     r.transition(transition(
         "VI_8",
-        "BACKUP",
+        HookState::Backup,
         vec![unit("stop", "a.service")],
     ));
     idle(&r, Duration::from_secs(10)).await;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use support::{read_lines, script, wait_until, Logs, TempDir};
 use vrrp_ha::config::model::HookAction;
 use vrrp_ha::hooks::exec::{self, ExecError, ExecOutcome};
-use vrrp_ha::hooks::{Runner, RunnerOptions, Scope, Transition};
+use vrrp_ha::hooks::{HookState, Runner, RunnerOptions, Scope, Transition};
 
 fn sh(cmd: String) -> HookAction {
     HookAction::Exec(vec!["/bin/sh".into(), "-c".into(), cmd])
@@ -42,8 +42,8 @@ async fn env_and_notify_args_reach_the_child_notify_first() {
     r.transition(Transition {
         scope: Scope::Instance,
         name: "VI_1".into(),
-        state: "MASTER",
-        prev_state: "BACKUP",
+        state: HookState::Master,
+        prev_state: HookState::Backup,
         priority: 150,
         vrid: Some(51),
         vips: vec!["192.0.2.10/24".into(), "2001:db8::10/64".into()],
@@ -94,8 +94,8 @@ async fn env_and_notify_args_reach_the_child_notify_first() {
     r.transition(Transition {
         scope: Scope::Group,
         name: "G1".into(),
-        state: "FAULT",
-        prev_state: "MASTER",
+        state: HookState::Fault,
+        prev_state: HookState::Master,
         priority: 0,
         vrid: None,
         vips: vec![],
@@ -251,8 +251,8 @@ async fn a_hung_exec_times_out_and_the_list_goes_on_without_blocking_the_caller(
     let t = Transition {
         scope: Scope::Instance,
         name: "VI_H".into(),
-        state: "MASTER",
-        prev_state: "BACKUP",
+        state: HookState::Master,
+        prev_state: HookState::Backup,
         priority: 100,
         vrid: Some(9),
         vips: vec![],

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use vrrp_ha::core::instance::{Action, DropReason, Event, Instance, Params, State, Timer};
-use vrrp_ha::core::packet::{Advert, Auth, ChecksumForm, Version};
+use vrrp_ha::core::instance::{Action, DropReason, Event, Instance, Params, State, Timer, Vip};
+use vrrp_ha::core::packet::{Advert, Auth, ChecksumForm, ChecksumMode, Version};
 use vrrp_ha::core::time::Instant;
+use vrrp_ha::core::track::Tracking;
 
 /// The instance parameters as written in a scenario (every field has a default).
 #[derive(Deserialize, Clone, Debug)]
@@ -32,6 +33,7 @@ struct TParams {
     primary: IpAddr,
     unicast_peers: Vec<IpAddr>,
     garp_refresh_ms: u64,
+    garp_delay_ms: u64,
 }
 
 impl Default for TParams {
@@ -50,6 +52,7 @@ impl Default for TParams {
             primary: "192.0.2.10".parse().expect("literal"),
             unicast_peers: vec![],
             garp_refresh_ms: 0,
+            garp_delay_ms: 0,
         }
     }
 }
@@ -84,10 +87,17 @@ impl TParams {
             preempt_delay: Duration::from_millis(self.preempt_delay_ms),
             accept: self.accept,
             auth: self.auth.as_deref().map(password).transpose()?,
-            vips: self.vips.clone(),
+            vips: self
+                .vips
+                .iter()
+                .map(|a| Vip::new(*a, if a.is_ipv6() { 64 } else { 24 }))
+                .collect(),
             primary: self.primary,
             unicast_peers: self.unicast_peers.clone(),
+            garp_repeat: 1,
+            garp_delay: Duration::from_millis(self.garp_delay_ms),
             garp_refresh: Duration::from_millis(self.garp_refresh_ms),
+            checksum: ChecksumMode::PseudoHeader,
         })
     }
 }
@@ -165,7 +175,7 @@ enum TAction {
 }
 
 /// Actions in a canonical, comparable and printable form.
-#[derive(PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Debug)]
 enum Canon {
     SendAdvert(u8),
     AddVips,
@@ -221,23 +231,55 @@ fn canon_expected(a: &TAction) -> Canon {
     }
 }
 
-fn canon_actual(a: &Action) -> Canon {
-    match a {
-        Action::SendAdvert { priority } => Canon::SendAdvert(*priority),
-        Action::AddVips => Canon::AddVips,
-        Action::RemoveVips => Canon::RemoveVips,
-        Action::Announce => Canon::Announce,
-        Action::ArmTimer(t, at) => Canon::ArmTimer(
-            t.as_str().into(),
-            u64::try_from(at.since_origin().as_nanos()).unwrap_or(u64::MAX),
-        ),
-        Action::CancelTimer(t) => Canon::CancelTimer(t.as_str().into()),
+/// The core's action in the scenario vocabulary; `None` for what the vocabulary leaves
+/// out (status notices, first-peer notices).
+fn canon_actual(a: &Action) -> Option<Canon> {
+    Some(match a {
+        Action::Send(adv) => Canon::SendAdvert(adv.priority),
+        Action::InstallVips(_) => Canon::AddVips,
+        Action::RemoveVips(_) => Canon::RemoveVips,
+        Action::Announce(_) => Canon::Announce,
         Action::Transition { from, to, reason } => {
-            Canon::Transition(from.to_string(), to.to_string(), reason.clone())
+            Canon::Transition(from.to_string(), to.to_string(), reason.to_string())
         }
-        Action::Drop(r) => Canon::Drop(r.as_str().into()),
+        Action::Drop { reason, .. } => Canon::Drop(reason.as_str().into()),
         Action::AddressMismatch { src } => Canon::AddressMismatch(*src),
+        Action::Malformed { .. }
+        | Action::OtherMaster { .. }
+        | Action::DrainRefused(_)
+        | Action::PeerSeen { .. }
+        | Action::CannotEncode(_)
+        | Action::StatusChanged => return None,
+    })
+}
+
+/// The instance's armed deadlines, per timer.
+fn deadlines(inst: &Instance) -> Vec<(Timer, Option<Instant>)> {
+    Timer::ALL.iter().map(|t| (*t, inst.deadline(*t))).collect()
+}
+
+/// The timer changes of one step in the scenario vocabulary: the core owns its timers
+/// and reports deadlines, not arm/cancel actions, so they are derived from the
+/// deadlines before and after.
+fn timer_changes(before: &[(Timer, Option<Instant>)], inst: &Instance) -> Vec<Canon> {
+    let mut out = Vec::new();
+    for ((t, old), (_, new)) in before.iter().zip(deadlines(inst)) {
+        if *old == new {
+            continue;
+        }
+        out.push(match new {
+            Some(at) => Canon::ArmTimer(
+                t.as_str().into(),
+                u64::try_from(at.since_origin().as_nanos()).unwrap_or(u64::MAX),
+            ),
+            None => Canon::CancelTimer(t.as_str().into()),
+        });
     }
+    out
+}
+
+fn is_timer(c: &Canon) -> bool {
+    matches!(c, Canon::ArmTimer(..) | Canon::CancelTimer(_))
 }
 
 fn timer(name: &str) -> Result<Timer, String> {
@@ -313,10 +355,11 @@ fn build_event(e: &TEvent, params: &mut Value, current: &TParams) -> Result<Even
         TEvent::LinkUp => Event::LinkUp,
         TEvent::LinkDown => Event::LinkDown,
         TEvent::Timer { timer: t } => Event::Timer(timer(t)?),
-        TEvent::Track { delta, fault } => Event::Track {
+        TEvent::Track { delta, fault } => Event::Track(Tracking {
             delta: *delta,
             fault: *fault,
-        },
+            items: vec![],
+        }),
         TEvent::Reconfigure { params: patch } => {
             if params.is_null() {
                 *params = Value::Object(Default::default());
@@ -447,9 +490,26 @@ fn run(path: &Path) -> Result<usize, String> {
         if let Event::Reconfigure(_) = &event {
             current = params_from(&params_json)?;
         }
-        let got: Vec<Canon> = inst.handle(event, now).iter().map(canon_actual).collect();
+        let mut before = deadlines(&inst);
+        if let Event::Timer(fired) = &event {
+            // A timer that fires is consumed by firing, not cancelled.
+            for (t, at) in &mut before {
+                if t == fired {
+                    *at = None;
+                }
+            }
+        }
+        let actions = inst.handle(event, now);
+        let got: Vec<Canon> = actions.iter().filter_map(canon_actual).collect();
+        let got_timers = timer_changes(&before, &inst);
         let want: Vec<Canon> = step.expect.iter().map(canon_expected).collect();
-        if got != want {
+        // Actions compare in order; timer changes as a set (they are not actions any more).
+        let (want_timers, want_rest): (Vec<Canon>, Vec<Canon>) =
+            want.iter().cloned().partition(is_timer);
+        let same_timers = want_timers.len() == got_timers.len()
+            && want_timers.iter().all(|t| got_timers.contains(t));
+        if got != want_rest || !same_timers {
+            let got: Vec<Canon> = got.into_iter().chain(got_timers).collect();
             return Err(format!(
                 "step {n} (at {} ms, {:?}): actions differ\n  expected:\n{}\n  got:\n{}",
                 step.at_ms,

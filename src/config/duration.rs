@@ -100,13 +100,13 @@ pub fn format_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
     if nanos == 0 {
         "0s".to_string()
-    } else if nanos % 3_600_000_000_000 == 0 {
+    } else if nanos.is_multiple_of(3_600_000_000_000) {
         format!("{}h", nanos / 3_600_000_000_000)
-    } else if nanos % 60_000_000_000 == 0 && nanos >= 60_000_000_000 {
+    } else if nanos.is_multiple_of(60_000_000_000) && nanos >= 60_000_000_000 {
         format!("{}m", nanos / 60_000_000_000)
-    } else if nanos % 1_000_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000_000) {
         format!("{}s", nanos / 1_000_000_000)
-    } else if nanos % 1_000_000 == 0 && nanos < 1_000_000_000 {
+    } else if nanos.is_multiple_of(1_000_000) && nanos < 1_000_000_000 {
         format!("{}ms", nanos / 1_000_000)
     } else {
         let s = format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000);

@@ -1,9 +1,11 @@
 //! One VRRP virtual router: the RFC 3768 / RFC 9568 state machine, sans-IO.
 //!
-//! CONTRACT (pinned; the I/O shell builds on these names): `Params`, `State`,
-//! `Event`, `Action`, `Timer`, `DropReason`, `Instance::new`, `Instance::handle`,
-//! `Instance::state`, `Instance::effective_priority`, `Instance::stats`.
-//! The state machine work may add items; renaming or removing needs a reason.
+//! Feed it [`Event`]s with the current time ([`Instance::handle`]); ask it when it
+//! next needs the clock ([`Instance::poll_timeout`]) and let it fire its timers
+//! ([`Instance::handle_timeout`]). It returns complete instructions ([`Action`]): the
+//! encoded adverts with their destinations, the exact VIPs to install or remove, the
+//! announcements with their VIPs; the shell carries them out and never reads state
+//! back to decide anything.
 //!
 //! Rules are RFC 3768 (VRRPv2) and RFC 9568 (VRRPv3) sections 6 and 7.1; the
 //! comment at each rule names its section. Where the RFCs leave room or
@@ -11,9 +13,9 @@
 //!
 //! - Actions come in the order the shell must carry them out; a `Transition`
 //!   always comes first, so logs read cause before effect. Entering Master:
-//!   `Transition, [CancelTimer], AddVips, Announce, SendAdvert, ArmTimer(Advert)`.
-//! - Timers: the instance remembers what it armed. A `Timer` event for a timer
-//!   that is not armed (cancelled or re-armed meanwhile) is ignored.
+//!   `Transition, InstallVips, Announce, Send`.
+//! - Timers are the instance's own: it arms and cancels them and reports the
+//!   earliest deadline. A `Timer` event for a timer that is not armed is ignored.
 //! - Effective priority (`effective_priority`): configured + track weights,
 //!   clamped to 1..=254. The address owner (255) ignores weights as keepalived
 //!   does, and always preempts (RFC 9568 section 6.1, Preempt_Mode note).
@@ -22,10 +24,26 @@
 //!   the last advert of at least our priority); until it elapses that master is
 //!   accepted as if it were higher; when `Timer::PreemptDelay` fires and the
 //!   master is still lower, the Backup takes over at once.
+//! - Announcements (gratuitous ARP / unsolicited NA): on entering Master, and
+//!   again `garp_delay` later (keepalived's `garp_master_delay`, a second burst
+//!   for switches and hosts that missed the first); with `garp_refresh` set,
+//!   the second burst comes after min(`garp_delay`, `garp_refresh`) and then every
+//!   `garp_refresh` while Master (`Timer::GarpRefresh` schedules both).
 //! - A Master hearing a lower priority sends an advert at once (RFC 9568
-//!   section 6.4.3) and an `Announce` at most once per
-//!   max(advert interval, `garp_refresh`), to win back hosts and switches after
-//!   a split brain.
+//!   section 6.4.3) and an `Announce` at most once per advert interval, to win
+//!   back hosts and switches after a split brain. A Master that yields sends one
+//!   last advert at its own priority, so that a winner whose advert arrived first
+//!   (and which would never hear a lower priority) re-announces too. Every advert
+//!   with a non-zero priority heard while Master is reported (`OtherMaster`).
+//! - A VIP that cannot be installed (`VipFailed`): a Master resigns with
+//!   priority 0 into Fault, and after a back-off (1 s, doubling to 60 s) rejoins as
+//!   a Backup that takes over only from a silent master (no preemption) until an
+//!   install succeeds (`VipInstalled`). A VIP removed by someone else (`VipLost`) is
+//!   put back and announced; if that fails, the same.
+//! - Drain (`Drain`, `Resume`, the operator's): a Master hands over as on
+//!   shutdown (priority 0, VIPs released) and the instance stays Backup, never
+//!   Master, until resumed; refused without `force` when no other router has ever
+//!   been heard for the VRID.
 //! - Fault (keepalived's extension): `LinkDown` or a failing weight-0 track.
 //!   No adverts, no VIPs, no timers; a Master leaving for Fault because of a
 //!   track (link still up) first sends priority 0 so that backups take over
@@ -33,19 +51,71 @@
 //! - An address-list mismatch is reported (`AddressMismatch`) and processed,
 //!   as RFC 9568 section 7.1 and keepalived do (RFC 3768 would drop it).
 //!   Adverts are validated in every state, but only Backup and Master act on them.
-//! - `Reconfigure` while Master: a changed VIP set emits `RemoveVips` (what the
-//!   shell installed), `AddVips` (the new `params().vips`) and `Announce`; any
-//!   change is advertised at once. While Backup: Master_Down_Timer is re-armed
-//!   if Master_Down_Interval changed. `vrid` and `version` must not change.
-//! - `Timer::GarpRefresh` is never armed by the core (reserved).
+//! - `Reconfigure` while Master: the VIPs are diffed here: `RemoveVips` with the
+//!   installed ones no longer configured, `InstallVips` with the new ones, then
+//!   an `Announce` of the whole set; any change is advertised at once. While
+//!   Backup: Master_Down_Timer is re-armed if Master_Down_Interval changed.
+//!   `vrid` and `version` must not change.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::packet::{Advert, Auth, ChecksumForm, Version};
+use super::packet::{
+    self, Advert, Auth, ChecksumForm, ChecksumMode, DecodeError, EncodeError, Version,
+};
+use super::reason::{FaultCause, MasterDown, Reason, RecoveryCause, SyncReason};
 use super::time::Instant;
+use super::track::{Contribution, Tracking};
+
+/// At most this many peers are remembered per instance (only senders of valid adverts count).
+pub const MAX_PEERS: usize = 32;
+
+/// A timer that fires this much later than its deadline fires at the time it is handled,
+/// not at its deadline: after a stall the instance does not replay the missed adverts.
+pub const LATE_TOLERANCE: Duration = Duration::from_millis(5);
+
+/// The first back-off after a VIP could not be installed; it doubles up to [`VIP_RETRY_MAX`].
+pub const VIP_RETRY_MIN: Duration = Duration::from_secs(1);
+
+/// The longest back-off between attempts to install a VIP that failed.
+pub const VIP_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// keepalived's `garp_master_delay` default: the second announcement burst after entering Master.
+pub const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
+
+/// One virtual address as configured: where it goes and how it is labelled.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Vip {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+    /// The interface it goes on when not the instance's own (`dev=`).
+    pub dev: Option<String>,
+    /// IPv4 address label (`label=`).
+    pub label: Option<String>,
+}
+
+impl Vip {
+    /// A VIP on the instance's own interface, without a label.
+    pub fn new(addr: IpAddr, prefix: u8) -> Vip {
+        Vip {
+            addr,
+            prefix,
+            dev: None,
+            label: None,
+        }
+    }
+}
+
+impl fmt::Display for Vip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
 
 /// The configuration the state machine needs, already validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,17 +139,24 @@ pub struct Params {
     /// VRRPv2 simple-text password, zero padded; `None` = no authentication.
     pub auth: Option<[u8; 8]>,
     /// Virtual addresses (one family).
-    pub vips: Vec<IpAddr>,
+    pub vips: Vec<Vip>,
     /// Our primary address on the interface (advert source, tie-break).
     pub primary: IpAddr,
     /// Unicast peers; empty = multicast. Adverts from other sources are dropped.
     pub unicast_peers: Vec<IpAddr>,
-    /// Minimum spacing of the gratuitous ARP / NA re-announce a master sends on a lower-priority advert.
+    /// Gratuitous ARPs / NAs per VIP in each announcement burst.
+    pub garp_repeat: u32,
+    /// When the second announcement burst follows the first (zero: none).
+    pub garp_delay: Duration,
+    /// Period of the announcement refresh while Master (zero: none), and the minimum
+    /// spacing of the re-announce a master sends on a lower-priority advert.
     pub garp_refresh: Duration,
+    /// Checksum form of IPv4 VRRPv3 adverts we send.
+    pub checksum: ChecksumMode,
 }
 
 /// VRRP state (operator-facing names as keepalived's).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
     /// Not started, or stopped.
     Initialize,
@@ -100,8 +177,31 @@ pub enum Timer {
     MasterDown,
     /// Backup: preempt-delay elapsed.
     PreemptDelay,
-    /// Master: periodic gratuitous ARP / NA refresh.
+    /// Master: the next announcement burst (the second one, then each refresh).
     GarpRefresh,
+    /// Fault: the back-off after a VIP that could not be installed ran out.
+    Retry,
+}
+
+impl Timer {
+    /// Every timer, in a stable order.
+    pub const ALL: [Timer; 5] = [
+        Timer::Advert,
+        Timer::MasterDown,
+        Timer::PreemptDelay,
+        Timer::GarpRefresh,
+        Timer::Retry,
+    ];
+
+    const fn index(self) -> usize {
+        match self {
+            Timer::Advert => 0,
+            Timer::MasterDown => 1,
+            Timer::PreemptDelay => 2,
+            Timer::GarpRefresh => 3,
+            Timer::Retry => 4,
+        }
+    }
 }
 
 /// Input to the state machine.
@@ -111,6 +211,17 @@ pub enum Event {
     Startup,
     /// The instance stops (RFC: Shutdown event).
     Shutdown,
+    /// A VRRP packet arrived on our interface for our VRID: decoded and checked here.
+    Packet {
+        /// IP source address.
+        src: IpAddr,
+        /// IP destination address (the group, or our address in unicast mode).
+        dst: IpAddr,
+        /// IP TTL or hop limit.
+        ttl: u8,
+        /// The VRRP message (IP header stripped).
+        payload: Vec<u8>,
+    },
     /// An advert arrived, already decoded; `ttl` is the IP TTL / hop limit.
     Advert {
         /// IP source address.
@@ -122,19 +233,14 @@ pub enum Event {
         /// The decoded message.
         advert: Advert,
     },
-    /// A timer previously armed fired.
+    /// A timer fired (the instance ignores it when it is not armed).
     Timer(Timer),
     /// The interface came up.
     LinkUp,
     /// The interface went down.
     LinkDown,
-    /// Tracking changed: the sum of active weights, and whether a weight-0 track fails.
-    Track {
-        /// Sum of the weights currently in effect.
-        delta: i32,
-        /// A weight-0 track is failing: the instance must be in Fault.
-        fault: bool,
-    },
+    /// Tracking changed: the new aggregate with its parts.
+    Track(Tracking),
     /// New parameters from a config reload (same interface, vrid and version).
     Reconfigure(Params),
     /// A sync-group command (keepalived's `vrrp_sync_group`): move with the other members.
@@ -142,8 +248,27 @@ pub enum Event {
         /// What the group asks of this member.
         command: SyncCommand,
         /// Why, for the transition reason.
-        reason: String,
+        reason: SyncReason,
     },
+    /// The operator drains the instance: hand over, then stay BACKUP until [`Event::Resume`].
+    /// Without `force` it is refused when no other router has been heard for this VRID.
+    Drain {
+        /// Drain even though nobody may take over.
+        force: bool,
+    },
+    /// The operator ends a drain: the instance is electable again.
+    Resume,
+    /// A VIP of an `InstallVips` is on the link now.
+    VipInstalled(Vip),
+    /// A VIP of an `InstallVips` could not be installed.
+    VipFailed {
+        /// The VIP.
+        vip: Vip,
+        /// What the system said.
+        error: String,
+    },
+    /// An installed VIP was removed from the link by someone else.
+    VipLost(Vip),
 }
 
 /// What a sync group asks of one member (see [`crate::core::sync_group`]).
@@ -182,40 +307,101 @@ pub enum DropReason {
     ZeroInterval,
 }
 
+/// One encoded advert and where it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// IP source address (our primary, or `unicast-source`).
+    pub src: IpAddr,
+    /// IP destination: the multicast group or one unicast peer.
+    pub dst: IpAddr,
+    /// The VRRP message, checksum included (the IP header is the socket's).
+    pub payload: Arc<[u8]>,
+}
+
+/// An advert to send: its priority and one packet per destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advertise {
+    /// The priority advertised (0 on shutdown and resignation).
+    pub priority: u8,
+    /// The packets, in destination order.
+    pub packets: Vec<Transmit>,
+}
+
+/// A burst of gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) for these VIPs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announce {
+    /// The VIPs to announce.
+    pub vips: Vec<Vip>,
+    /// How many times each, back to back.
+    pub repeat: u32,
+}
+
 /// Output of the state machine, for the shell to carry out in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Send an advert with this priority (the shell fills addresses, interval, auth from `Params`).
-    SendAdvert {
-        /// Priority to advertise (0 on shutdown).
-        priority: u8,
-    },
-    /// Install the virtual addresses.
-    AddVips,
-    /// Remove the virtual addresses.
-    RemoveVips,
-    /// Send the gratuitous ARP / unsolicited NA burst for every VIP.
-    Announce,
-    /// Arm (or re-arm) a timer at an absolute deadline.
-    ArmTimer(Timer, Instant),
-    /// Cancel a timer.
-    CancelTimer(Timer),
     /// The state changed.
     Transition {
         /// Previous state.
         from: State,
         /// New state.
         to: State,
-        /// Human-readable reason, e.g. "higher priority 100 from 192.0.2.201".
-        reason: String,
+        /// Why.
+        reason: Reason,
     },
-    /// A received advert was dropped (count it, log rate-limited).
-    Drop(DropReason),
+    /// Send these adverts now.
+    Send(Advertise),
+    /// Install these virtual addresses.
+    InstallVips(Vec<Vip>),
+    /// Remove these virtual addresses (the ones installed before).
+    RemoveVips(Vec<Vip>),
+    /// Announce these VIPs on the link.
+    Announce(Announce),
+    /// A received advert was dropped (counted here; the shell logs rate-limited).
+    Drop {
+        /// The sender.
+        src: IpAddr,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A received packet was not a valid VRRP message (counted here).
+    Malformed {
+        /// The sender.
+        src: IpAddr,
+        /// What was wrong with it.
+        error: DecodeError,
+    },
     /// The master's address list differs from ours (log rate-limited, not dropped).
     AddressMismatch {
         /// The sender.
         src: IpAddr,
     },
+    /// The first valid advert from this sender.
+    PeerSeen {
+        /// The sender.
+        src: IpAddr,
+        /// Its priority.
+        priority: u8,
+        /// The checksum form it used.
+        checksum: ChecksumForm,
+        /// The checksum form we send (IPv4 VRRPv3 peers may drop the other form).
+        ours: ChecksumForm,
+    },
+    /// An advert could not be encoded (the configuration let through what the codec refuses).
+    CannotEncode(EncodeError),
+    /// While Master, an advert with a non-zero priority came from another router that
+    /// believes it is Master too: a split brain, or its end.
+    OtherMaster {
+        /// The other router.
+        src: IpAddr,
+        /// Its priority.
+        priority: u8,
+        /// Whether we yielded to it.
+        yielded: bool,
+    },
+    /// A drain was refused, and why.
+    DrainRefused(String),
+    /// Something the instance reports changed: state, priority, master, VIPs, tracking or peers.
+    StatusChanged,
 }
 
 impl State {
@@ -244,6 +430,7 @@ impl Timer {
             Timer::MasterDown => "master_down",
             Timer::PreemptDelay => "preempt_delay",
             Timer::GarpRefresh => "garp_refresh",
+            Timer::Retry => "retry",
         }
     }
 }
@@ -284,12 +471,12 @@ impl fmt::Display for DropReason {
     }
 }
 
-/// Counters kept by one instance (read by the shell for D-Bus / logs).
+/// Counters kept by one instance.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Every `Event::Advert` handed in, valid or not.
+    /// Every advert handed in (decoded or not), valid or not.
     pub adverts_received: u64,
-    /// Every `Action::SendAdvert` emitted (including priority 0).
+    /// Every advert emitted (including priority 0), whatever its destinations.
     pub adverts_sent: u64,
     /// Valid adverts with priority 0 received.
     pub priority_zero_received: u64,
@@ -297,6 +484,8 @@ pub struct Stats {
     pub priority_zero_sent: u64,
     /// Dropped adverts per reason (absent = 0).
     pub drops: BTreeMap<DropReason, u64>,
+    /// Packets that were not valid VRRP messages, per decode reason (absent = 0).
+    pub malformed: BTreeMap<&'static str, u64>,
     /// Valid adverts whose address list differs from ours.
     pub address_mismatches: u64,
     /// Checksum forms seen per sender of a valid advert: (message only, with pseudo-header).
@@ -307,6 +496,12 @@ pub struct Stats {
     pub became_master: u64,
     /// The current master: the sender last accepted in Backup, our primary in Master, else `None`.
     pub master: Option<IpAddr>,
+    /// Adverts from another router claiming Master while we were Master.
+    pub other_masters: u64,
+    /// VIPs that could not be installed or put back.
+    pub vip_failures: u64,
+    /// VIPs removed by someone else while we were Master.
+    pub vips_lost: u64,
 }
 
 impl Stats {
@@ -319,6 +514,65 @@ impl Stats {
     pub fn total_drops(&self) -> u64 {
         self.drops.values().sum()
     }
+}
+
+/// A router heard on the link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// Its address.
+    pub addr: IpAddr,
+    /// The priority of its last valid advert.
+    pub priority: u8,
+    /// The checksum form of its last valid advert.
+    pub checksum: ChecksumForm,
+    /// When its last valid advert arrived.
+    pub last_seen: Instant,
+    /// Valid adverts from it.
+    pub adverts: u64,
+}
+
+/// The last transition, for status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastTransition {
+    /// When.
+    pub at: Instant,
+    /// From which state.
+    pub from: State,
+    /// To which state.
+    pub to: State,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Everything the instance reports about itself, as plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// Instance name.
+    pub name: String,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Protocol version.
+    pub version: Version,
+    /// Current state.
+    pub state: State,
+    /// Configured priority.
+    pub priority: u8,
+    /// Effective priority.
+    pub effective_priority: u8,
+    /// What each tracked item contributes.
+    pub tracking: Vec<Contribution>,
+    /// The current master and its priority, when known.
+    pub master: Option<(IpAddr, u8)>,
+    /// The VIPs installed.
+    pub vips: Vec<Vip>,
+    /// The last transition.
+    pub last_transition: Option<LastTransition>,
+    /// Counters.
+    pub stats: Stats,
+    /// Routers heard, by address.
+    pub peers: Vec<Peer>,
+    /// Drained by the operator.
+    pub drained: bool,
 }
 
 /// Skew_Time (RFC 3768 section 6.1; RFC 9568 section 6.1) for a priority.
@@ -385,6 +639,18 @@ struct Heard {
     at: Instant,
 }
 
+/// What the report depends on, compared before and after each event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    state: State,
+    priority: u8,
+    master: Option<(IpAddr, u8)>,
+    vips: usize,
+    track_gen: u64,
+    peers_gen: u64,
+    drained: bool,
+}
+
 /// One VRRP virtual router: feed it events with the current time, carry out the actions.
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -394,8 +660,9 @@ pub struct Instance {
     running: bool,
     /// The link is assumed up until the shell says otherwise.
     link_up: bool,
-    track_delta: i32,
-    track_fault: bool,
+    tracking: Tracking,
+    /// The name of the weight-0 item that put us in Fault, for the recovery reason.
+    track_fault_label: Option<String>,
     /// Held in Fault by the sync group (another member's fault).
     sync_fault: bool,
     /// Master_Adver_Interval (RFC 9568 section 6.1), learned in Backup; v2 uses ours.
@@ -406,7 +673,24 @@ pub struct Instance {
     backup_since: Instant,
     last_announce: Option<Instant>,
     preempt_deadline: Option<Instant>,
-    timers: BTreeMap<Timer, Instant>,
+    timers: [Option<Instant>; 5],
+    /// What InstallVips put on the link, for RemoveVips and reload diffs.
+    installed: Vec<Vip>,
+    /// The adverts of the last priority sent, reused while nothing changes.
+    encoded: Option<Advertise>,
+    peers: BTreeMap<IpAddr, Peer>,
+    last_transition: Option<LastTransition>,
+    track_gen: u64,
+    peers_gen: u64,
+    /// Drained by the operator: never Master until resumed.
+    drained: bool,
+    /// In Fault because a VIP could not be installed.
+    vip_fault: bool,
+    /// Since a VIP could not be installed: take over only from a silent master (no
+    /// preemption) until an install succeeds.
+    cautious: bool,
+    /// The next back-off after a VIP failure.
+    vip_backoff: Duration,
     stats: Stats,
 }
 
@@ -419,8 +703,8 @@ impl Instance {
             state: State::Initialize,
             running: false,
             link_up: true,
-            track_delta: 0,
-            track_fault: false,
+            tracking: Tracking::default(),
+            track_fault_label: None,
             sync_fault: false,
             master_adver_interval_cs: interval,
             heard: None,
@@ -428,7 +712,17 @@ impl Instance {
             backup_since: Instant::ZERO,
             last_announce: None,
             preempt_deadline: None,
-            timers: BTreeMap::new(),
+            timers: [None; 5],
+            installed: Vec::new(),
+            encoded: None,
+            peers: BTreeMap::new(),
+            last_transition: None,
+            track_gen: 0,
+            peers_gen: 0,
+            drained: false,
+            vip_fault: false,
+            cautious: false,
+            vip_backoff: VIP_RETRY_MIN,
             stats: Stats::default(),
         }
     }
@@ -440,7 +734,7 @@ impl Instance {
 
     /// Configured priority adjusted by track weights (see [`effective_priority`]).
     pub fn effective_priority(&self) -> u8 {
-        effective_priority(self.params.priority, self.track_delta)
+        effective_priority(self.params.priority, self.tracking.delta)
     }
 
     /// The parameters in force.
@@ -451,7 +745,17 @@ impl Instance {
     /// In Fault (or bound for it) by a cause of its own: its link is down or a weight-0
     /// track fails. A sync group's hold does not count.
     pub fn own_fault(&self) -> bool {
-        self.running && (self.track_fault || !self.link_up)
+        self.running && (self.tracking.fault || !self.link_up || self.vip_fault)
+    }
+
+    /// Drained by the operator.
+    pub fn drained(&self) -> bool {
+        self.drained
+    }
+
+    /// Held in Fault by a sync group.
+    pub fn held_by_group(&self) -> bool {
+        self.sync_fault
     }
 
     /// Counters.
@@ -459,9 +763,58 @@ impl Instance {
         &self.stats
     }
 
-    /// The deadline of an armed timer, as last announced by `ArmTimer`.
+    /// The deadline of an armed timer.
     pub fn deadline(&self, timer: Timer) -> Option<Instant> {
-        self.timers.get(&timer).copied()
+        self.timers[timer.index()]
+    }
+
+    /// The earliest armed deadline: when [`Instance::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Fire every timer due at `now`, each at its own deadline (or at `now` when it is
+    /// more than [`LATE_TOLERANCE`] late), in deadline order.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        let mut due: Vec<(Instant, Timer)> = Timer::ALL
+            .iter()
+            .filter_map(|t| self.deadline(*t).map(|at| (at, *t)))
+            .filter(|(at, _)| *at <= now)
+            .collect();
+        due.sort();
+        for (at, timer) in due {
+            // An earlier timer's handling may have cancelled or moved this one.
+            if self.deadline(timer) != Some(at) {
+                continue;
+            }
+            let fire_at = if now.saturating_since(at) > LATE_TOLERANCE {
+                now
+            } else {
+                at
+            };
+            out.extend(self.handle(Event::Timer(timer), fire_at));
+        }
+        out
+    }
+
+    /// Everything the instance reports, as plain data.
+    pub fn report(&self) -> Report {
+        Report {
+            name: self.params.name.clone(),
+            vrid: self.params.vrid,
+            version: self.params.version,
+            state: self.state,
+            priority: self.params.priority,
+            effective_priority: self.effective_priority(),
+            tracking: self.tracking.items.clone(),
+            master: self.master(),
+            vips: self.installed.clone(),
+            last_transition: self.last_transition.clone(),
+            stats: self.stats.clone(),
+            peers: self.peers.values().cloned().collect(),
+            drained: self.drained,
+        }
     }
 
     /// Master_Adver_Interval in force: the master's (learned in Backup, v3) or ours.
@@ -489,10 +842,26 @@ impl Instance {
 
     /// Process one event at `now` (the caller's monotonic clock) and return what to do, in order.
     pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        let before = self.fingerprint();
         let mut out = Vec::new();
         match event {
             Event::Startup => self.on_startup(now, &mut out),
-            Event::Shutdown => self.on_shutdown(&mut out),
+            Event::Shutdown => self.on_shutdown(now, &mut out),
+            Event::Packet {
+                src,
+                dst,
+                ttl,
+                payload,
+            } => match packet::decode(&payload, src, dst) {
+                Ok((advert, checksum)) => {
+                    self.on_advert(src, ttl, checksum, &advert, now, &mut out)
+                }
+                Err(error) => {
+                    self.stats.adverts_received += 1;
+                    *self.stats.malformed.entry(error.reason()).or_insert(0) += 1;
+                    out.push(Action::Malformed { src, error });
+                }
+            },
             Event::Advert {
                 src,
                 ttl,
@@ -504,27 +873,49 @@ impl Instance {
                 self.link_up = true;
                 if self.running
                     && self.state == State::Fault
-                    && !self.track_fault
+                    && !self.tracking.fault
                     && !self.sync_fault
+                    && !self.vip_fault
                 {
-                    self.leave_fault("interface up", now, &mut out);
+                    self.leave_fault(RecoveryCause::InterfaceUp, now, &mut out);
                 }
             }
             Event::LinkDown => {
                 self.link_up = false;
                 if matches!(self.state, State::Backup | State::Master) {
-                    self.enter_fault("interface down", false, &mut out);
+                    self.enter_fault(FaultCause::InterfaceDown, false, now, &mut out);
                 }
             }
-            Event::Track { delta, fault } => self.on_track(delta, fault, now, &mut out),
+            Event::Track(tracking) => self.on_track(tracking, now, &mut out),
             Event::Reconfigure(params) => self.on_reconfigure(params, now, &mut out),
-            Event::Sync { command, reason } => self.on_sync(command, &reason, now, &mut out),
+            Event::Sync { command, reason } => self.on_sync(command, reason, now, &mut out),
+            Event::Drain { force } => self.on_drain(force, now, &mut out),
+            Event::Resume => self.on_resume(now),
+            Event::VipInstalled(vip) => {
+                if self.state == State::Master && self.installed.contains(&vip) {
+                    self.cautious = false;
+                    self.vip_backoff = VIP_RETRY_MIN;
+                }
+            }
+            Event::VipFailed { vip, error } => self.on_vip_failed(vip, error, now, &mut out),
+            Event::VipLost(vip) => {
+                if self.state == State::Master && self.installed.contains(&vip) {
+                    // Put it back at once and tell the link again; if that fails too,
+                    // VipFailed steps down.
+                    self.stats.vips_lost += 1;
+                    out.push(Action::InstallVips(vec![vip.clone()]));
+                    out.push(Action::Announce(Announce {
+                        vips: vec![vip],
+                        repeat: self.params.garp_repeat,
+                    }));
+                }
+            }
         }
         for action in &out {
             match action {
-                Action::SendAdvert { priority } => {
+                Action::Send(a) => {
                     self.stats.adverts_sent += 1;
-                    if *priority == 0 {
+                    if a.priority == 0 {
                         self.stats.priority_zero_sent += 1;
                     }
                 }
@@ -537,7 +928,30 @@ impl Instance {
                 _ => {}
             }
         }
+        if self.fingerprint() != before {
+            out.push(Action::StatusChanged);
+        }
         out
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            state: self.state,
+            priority: self.effective_priority(),
+            master: self.master(),
+            vips: self.installed.len(),
+            track_gen: self.track_gen,
+            peers_gen: self.peers_gen,
+            drained: self.drained,
+        }
+    }
+
+    fn master(&self) -> Option<(IpAddr, u8)> {
+        match self.state {
+            State::Master => Some((self.params.primary, self.effective_priority())),
+            State::Backup => self.heard.map(|h| (h.src, h.priority)),
+            State::Initialize | State::Fault => None,
+        }
     }
 
     fn mai_cs(&self) -> u16 {
@@ -555,27 +969,28 @@ impl Instance {
 
     /// Preempt_Mode, except that the address owner always preempts (RFC 9568 section 6.1).
     fn preempts(&self) -> bool {
-        self.params.preempt || self.effective_priority() == 255
+        !self.cautious && (self.params.preempt || self.effective_priority() == 255)
     }
 
-    fn arm(&mut self, timer: Timer, at: Instant, out: &mut Vec<Action>) {
-        self.timers.insert(timer, at);
-        out.push(Action::ArmTimer(timer, at));
+    fn arm(&mut self, timer: Timer, at: Instant) {
+        self.timers[timer.index()] = Some(at);
     }
 
-    fn cancel(&mut self, timer: Timer, out: &mut Vec<Action>) {
-        if self.timers.remove(&timer).is_some() {
-            out.push(Action::CancelTimer(timer));
-        }
+    fn cancel(&mut self, timer: Timer) {
+        self.timers[timer.index()] = None;
     }
 
-    fn cancel_all(&mut self, out: &mut Vec<Action>) {
-        for timer in std::mem::take(&mut self.timers).into_keys() {
-            out.push(Action::CancelTimer(timer));
-        }
+    fn cancel_all(&mut self) {
+        self.timers = [None; 5];
     }
 
-    fn transition(&mut self, to: State, reason: String, out: &mut Vec<Action>) {
+    fn transition(&mut self, to: State, reason: Reason, now: Instant, out: &mut Vec<Action>) {
+        self.last_transition = Some(LastTransition {
+            at: now,
+            from: self.state,
+            to,
+            reason: reason.clone(),
+        });
         out.push(Action::Transition {
             from: self.state,
             to,
@@ -584,9 +999,97 @@ impl Instance {
         self.state = to;
     }
 
-    fn clear_preempt(&mut self, out: &mut Vec<Action>) {
+    fn clear_preempt(&mut self) {
         self.preempt_deadline = None;
-        self.cancel(Timer::PreemptDelay, out);
+        self.cancel(Timer::PreemptDelay);
+    }
+
+    /// The adverts for `priority` to every destination: the group, or each unicast peer
+    /// (RFC 9568 section 5.1.1.2 / keepalived's unicast mode).
+    fn advertise(&mut self, priority: u8, out: &mut Vec<Action>) {
+        if let Some(cached) = self.encoded.as_ref().filter(|a| a.priority == priority) {
+            out.push(Action::Send(cached.clone()));
+            return;
+        }
+        let p = &self.params;
+        let auth = match (p.version, p.auth) {
+            (Version::V2, Some(pw)) => Some(Auth::Simple(pw)),
+            _ => None,
+        };
+        let advert = Advert {
+            version: p.version,
+            vrid: p.vrid,
+            priority,
+            interval_cs: p.interval_cs,
+            auth,
+            addrs: p.vips.iter().map(|v| v.addr).collect(),
+        };
+        let dsts: Vec<IpAddr> = if p.unicast_peers.is_empty() {
+            vec![packet::Family::of(&p.primary).group()]
+        } else {
+            p.unicast_peers.clone()
+        };
+        let mut packets = Vec::with_capacity(dsts.len());
+        for dst in dsts {
+            match packet::encode(&advert, p.primary, dst, p.checksum) {
+                Ok(bytes) => packets.push(Transmit {
+                    src: p.primary,
+                    dst,
+                    payload: bytes.into(),
+                }),
+                Err(e) => {
+                    out.push(Action::CannotEncode(e));
+                    return;
+                }
+            }
+        }
+        let a = Advertise { priority, packets };
+        self.encoded = Some(a.clone());
+        out.push(Action::Send(a));
+    }
+
+    /// The checksum form of the adverts we send.
+    fn our_checksum_form(&self) -> ChecksumForm {
+        match (
+            self.params.version,
+            self.params.primary,
+            self.params.checksum,
+        ) {
+            (Version::V2, _, _) => ChecksumForm::Message,
+            (Version::V3, IpAddr::V6(_), _) => ChecksumForm::PseudoHeader,
+            (Version::V3, IpAddr::V4(_), ChecksumMode::PseudoHeader) => ChecksumForm::PseudoHeader,
+            (Version::V3, IpAddr::V4(_), ChecksumMode::Message) => ChecksumForm::Message,
+        }
+    }
+
+    fn install_all(&mut self, out: &mut Vec<Action>) {
+        self.installed = self.params.vips.clone();
+        out.push(Action::InstallVips(self.installed.clone()));
+    }
+
+    fn remove_all(&mut self, out: &mut Vec<Action>) {
+        let vips = std::mem::take(&mut self.installed);
+        out.push(Action::RemoveVips(vips));
+    }
+
+    /// An announcement burst now, and the timer for the next one.
+    fn announce(&mut self, now: Instant, out: &mut Vec<Action>) {
+        out.push(Action::Announce(Announce {
+            vips: self.installed.clone(),
+            repeat: self.params.garp_repeat,
+        }));
+        self.last_announce = Some(now);
+        let refresh = self.params.garp_refresh;
+        let next = match (self.params.garp_delay.is_zero(), refresh.is_zero()) {
+            (true, true) => None,
+            (false, true) => Some(self.params.garp_delay),
+            (true, false) => Some(refresh),
+            (false, false) => Some(self.params.garp_delay.min(refresh)),
+        };
+        match next {
+            Some(d) => self.arm(Timer::GarpRefresh, now + d),
+            None => self.cancel(Timer::GarpRefresh),
+        }
     }
 
     /// RFC 3768 / RFC 9568 section 6.4.1: Startup in Initialize.
@@ -596,31 +1099,34 @@ impl Instance {
         }
         self.running = true;
         if !self.link_up {
-            self.transition(State::Fault, "startup: interface down".into(), out);
-        } else if self.track_fault {
-            self.transition(State::Fault, "startup: track weight-0 failing".into(), out);
-        } else if self.effective_priority() == 255 {
-            self.become_master("startup as address owner (priority 255)".into(), now, out);
+            let r = Reason::StartupFault(FaultCause::InterfaceDown);
+            self.transition(State::Fault, r, now, out);
+        } else if self.tracking.fault {
+            self.track_fault_label = self.tracking.fault_label();
+            let r = Reason::StartupFault(FaultCause::Track(self.track_fault_label.clone()));
+            self.transition(State::Fault, r, now, out);
+        } else if self.effective_priority() == 255 && !self.drained {
+            self.become_master(Reason::StartupOwner, now, out);
         } else {
-            self.become_backup("startup".into(), now, out);
+            self.become_backup(Reason::Startup, now, out);
         }
     }
 
     /// RFC 3768 / RFC 9568 sections 6.4.2 and 6.4.3: Shutdown.
-    fn on_shutdown(&mut self, out: &mut Vec<Action>) {
+    fn on_shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
         if !self.running {
             return;
         }
         self.running = false;
         let was_master = self.state == State::Master;
-        self.transition(State::Initialize, "shutdown".into(), out);
+        self.transition(State::Initialize, Reason::Shutdown, now, out);
         if was_master {
             // Priority 0 lets the backups take over after Skew_Time instead of
             // Master_Down_Interval (RFC 9568 section 6.4.3).
-            out.push(Action::SendAdvert { priority: 0 });
-            out.push(Action::RemoveVips);
+            self.advertise(0, out);
+            self.remove_all(out);
         }
-        self.cancel_all(out);
+        self.cancel_all();
         self.forget_master();
     }
 
@@ -633,18 +1139,13 @@ impl Instance {
     }
 
     /// To Master from Initialize, Backup or Fault (RFC 9568 sections 6.4.1 and 6.4.2).
-    fn become_master(&mut self, reason: String, now: Instant, out: &mut Vec<Action>) {
-        self.transition(State::Master, reason, out);
-        self.cancel(Timer::MasterDown, out);
-        self.clear_preempt(out);
-        out.push(Action::AddVips);
-        out.push(Action::Announce);
-        self.last_announce = Some(now);
-        out.push(Action::SendAdvert {
-            priority: self.effective_priority(),
-        });
-        let next = now + self.advert_interval();
-        self.arm(Timer::Advert, next, out);
+    fn become_master(&mut self, reason: Reason, now: Instant, out: &mut Vec<Action>) {
+        self.transition(State::Master, reason, now, out);
+        self.cancel(Timer::MasterDown);
+        self.clear_preempt();
+        self.install_all(out);
+        self.announce(now, out);
+        self.send_advert_now(now, out);
         self.heard = None;
         self.ignored = None;
         self.stats.master = Some(self.params.primary);
@@ -652,13 +1153,14 @@ impl Instance {
 
     /// To Backup from Initialize, Fault (Master_Adver_Interval reset to ours,
     /// RFC 9568 section 6.4.1) or Master (interval learnt by the caller first).
-    fn become_backup(&mut self, reason: String, now: Instant, out: &mut Vec<Action>) {
+    fn become_backup(&mut self, reason: Reason, now: Instant, out: &mut Vec<Action>) {
         let from = self.state;
-        self.transition(State::Backup, reason, out);
+        self.transition(State::Backup, reason, now, out);
         self.backup_since = now;
         if from == State::Master {
-            out.push(Action::RemoveVips);
-            self.cancel(Timer::Advert, out);
+            self.remove_all(out);
+            self.cancel(Timer::Advert);
+            self.cancel(Timer::GarpRefresh);
         } else {
             self.master_adver_interval_cs = self.params.interval_cs;
             self.heard = None;
@@ -666,51 +1168,81 @@ impl Instance {
         }
         self.ignored = None;
         let deadline = now + self.master_down_interval();
-        self.arm(Timer::MasterDown, deadline, out);
+        self.arm(Timer::MasterDown, deadline);
     }
 
     /// keepalived's Fault state: no adverts, no VIPs, no timers.
-    fn enter_fault(&mut self, reason: &str, resign: bool, out: &mut Vec<Action>) {
+    fn enter_fault(
+        &mut self,
+        cause: FaultCause,
+        resign: bool,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        self.enter_fault_for(Reason::Fault(cause), resign, now, out);
+    }
+
+    fn enter_fault_for(
+        &mut self,
+        reason: Reason,
+        resign: bool,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
         let was_master = self.state == State::Master;
-        self.transition(State::Fault, reason.into(), out);
+        self.transition(State::Fault, reason, now, out);
         if was_master {
             if resign {
                 // The link still works: tell the backups to take over after
                 // Skew_Time rather than Master_Down_Interval, as on shutdown.
-                out.push(Action::SendAdvert { priority: 0 });
+                self.advertise(0, out);
             }
-            out.push(Action::RemoveVips);
+            self.remove_all(out);
         }
-        self.cancel_all(out);
+        self.cancel_all();
         self.forget_master();
     }
 
     /// Out of Fault: a fresh election, as after Startup (RFC 9568 section 6.4.1).
-    fn leave_fault(&mut self, cause: &str, now: Instant, out: &mut Vec<Action>) {
-        if self.effective_priority() == 255 {
-            self.become_master(format!("{cause}: address owner (priority 255)"), now, out);
+    fn leave_fault(&mut self, cause: RecoveryCause, now: Instant, out: &mut Vec<Action>) {
+        if self.effective_priority() == 255 && !self.drained && !self.cautious {
+            let r = Reason::Recovered { cause, owner: true };
+            self.become_master(r, now, out);
         } else {
-            self.become_backup(cause.into(), now, out);
+            let r = Reason::Recovered {
+                cause,
+                owner: false,
+            };
+            self.become_backup(r, now, out);
         }
     }
 
-    fn on_track(&mut self, delta: i32, fault: bool, now: Instant, out: &mut Vec<Action>) {
+    fn on_track(&mut self, tracking: Tracking, now: Instant, out: &mut Vec<Action>) {
         let old_priority = self.effective_priority();
-        let was_fault = self.track_fault;
-        self.track_delta = delta;
-        self.track_fault = fault;
+        let was_fault = self.tracking.fault;
+        if tracking.items != self.tracking.items {
+            self.track_gen += 1;
+        }
+        self.tracking = tracking;
+        let fault = self.tracking.fault;
+        if fault && !was_fault {
+            self.track_fault_label = self.tracking.fault_label();
+        }
         if !self.running {
             return;
         }
         if fault && !was_fault && self.state != State::Fault {
-            self.enter_fault("track weight-0 failing", self.link_up, out);
+            let cause = FaultCause::Track(self.track_fault_label.clone());
+            self.enter_fault(cause, self.link_up, now, out);
         } else if !fault
             && was_fault
             && self.state == State::Fault
             && self.link_up
             && !self.sync_fault
+            && !self.vip_fault
         {
-            self.leave_fault("track weight-0 recovered", now, out);
+            let cause = RecoveryCause::Track(self.track_fault_label.take());
+            self.leave_fault(cause, now, out);
         } else if self.state == State::Master && self.effective_priority() != old_priority {
             // Tell the backups at once so that a preempting backup need not wait
             // for the next periodic advert; in Backup the new priority takes
@@ -722,66 +1254,168 @@ impl Instance {
     /// keepalived's vrrp_sync_group: members move together. Commands only
     /// apply to a running member in the matching state, so a late command
     /// (the member moved on its own meanwhile) is a no-op.
-    fn on_sync(&mut self, command: SyncCommand, reason: &str, now: Instant, out: &mut Vec<Action>) {
+    fn on_sync(
+        &mut self,
+        command: SyncCommand,
+        reason: SyncReason,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
         match command {
-            SyncCommand::Master if self.running && self.state == State::Backup => {
-                self.become_master(reason.into(), now, out);
+            SyncCommand::Master if self.running && self.state == State::Backup && !self.drained => {
+                self.become_master(Reason::Sync(reason), now, out);
             }
             SyncCommand::Backup if self.running && self.state == State::Master => {
-                self.become_backup(reason.into(), now, out);
+                self.become_backup(Reason::Sync(reason), now, out);
             }
             SyncCommand::Fault => {
                 self.sync_fault = true;
                 if self.running && matches!(self.state, State::Backup | State::Master) {
-                    self.enter_fault(reason, self.link_up, out);
+                    self.enter_fault_for(Reason::Sync(reason), self.link_up, now, out);
                 }
             }
             SyncCommand::Recover => {
                 self.sync_fault = false;
-                if self.running && self.state == State::Fault && self.link_up && !self.track_fault {
-                    self.leave_fault(reason, now, out);
+                if self.running
+                    && self.state == State::Fault
+                    && self.link_up
+                    && !self.tracking.fault
+                    && !self.vip_fault
+                {
+                    self.leave_fault(RecoveryCause::Sync(reason), now, out);
                 }
             }
             _ => {}
         }
     }
 
+    /// `vrrp-ha drain`: a MASTER hands over at once as on shutdown (priority 0, VIPs
+    /// released, BACKUP's actions), and the instance stays BACKUP, never claiming
+    /// mastership, until resumed. Refused without `force` when no other router has ever
+    /// been heard for this VRID: nobody might take the VIPs over. (Backups are silent in
+    /// VRRP, so a MASTER that started first may never have heard its backup; the refusal
+    /// says so and `force` overrides it.)
+    fn on_drain(&mut self, force: bool, now: Instant, out: &mut Vec<Action>) {
+        if self.drained {
+            return;
+        }
+        if !force && self.running && self.peers.is_empty() {
+            out.push(Action::DrainRefused(format!(
+                "no other router has been heard for VRID {} since the instance started: \
+                 draining {} could take its virtual IPs down; check the other node, or drain \
+                 with --force",
+                self.params.vrid, self.params.name
+            )));
+            return;
+        }
+        self.drained = true;
+        self.clear_preempt();
+        if self.state == State::Master {
+            self.transition(State::Backup, Reason::Drained, now, out);
+            // Priority 0 lets the backups take over after Skew_Time (RFC 9568 6.4.3).
+            self.advertise(0, out);
+            self.remove_all(out);
+            self.cancel(Timer::Advert);
+            self.cancel(Timer::GarpRefresh);
+            self.backup_since = now;
+            self.heard = None;
+            self.ignored = None;
+            self.stats.master = None;
+            let deadline = now + self.master_down_interval();
+            self.arm(Timer::MasterDown, deadline);
+        }
+    }
+
+    /// `vrrp-ha resume`: electable again; a BACKUP takes over after Master_Down_Interval
+    /// unless it hears a master (and preempts a lower one at its next advert).
+    fn on_resume(&mut self, now: Instant) {
+        if !self.drained {
+            return;
+        }
+        self.drained = false;
+        if self.running && self.state == State::Backup {
+            let deadline = now + self.master_down_interval();
+            self.arm(Timer::MasterDown, deadline);
+        }
+    }
+
+    /// A VIP could not be installed: a MASTER without its VIP black-holes traffic, so it
+    /// steps down (priority 0 first, so the backups take over after Skew_Time) into
+    /// FAULT, and tries again after a back-off, as a BACKUP that takes over only from a
+    /// silent master until an install succeeds.
+    fn on_vip_failed(&mut self, vip: Vip, error: String, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Master || !self.installed.contains(&vip) {
+            return;
+        }
+        self.stats.vip_failures += 1;
+        self.installed.retain(|v| *v != vip);
+        self.vip_fault = true;
+        self.cautious = true;
+        let cause = FaultCause::Vip {
+            vip: vip.to_string(),
+            error,
+        };
+        self.enter_fault(cause, self.link_up, now, out);
+        let wait = self.vip_backoff;
+        self.vip_backoff = (self.vip_backoff * 2).min(VIP_RETRY_MAX);
+        self.arm(Timer::Retry, now + wait);
+    }
+
     fn send_advert_now(&mut self, now: Instant, out: &mut Vec<Action>) {
-        out.push(Action::SendAdvert {
-            priority: self.effective_priority(),
-        });
+        self.advertise(self.effective_priority(), out);
         let next = now + self.advert_interval();
-        self.arm(Timer::Advert, next, out);
+        self.arm(Timer::Advert, next);
     }
 
     fn on_reconfigure(&mut self, params: Params, now: Instant, out: &mut Vec<Action>) {
         let old_mdi = self.master_down_interval();
         let old = std::mem::replace(&mut self.params, params);
+        self.encoded = None;
         if !self.running {
             self.master_adver_interval_cs = self.params.interval_cs;
             return;
         }
         match self.state {
             State::Master => {
-                if !same_set(&old.vips, &self.params.vips) {
-                    // The shell removes what it installed and installs the new
-                    // list; the core never diffs addresses itself.
-                    out.push(Action::RemoveVips);
-                    out.push(Action::AddVips);
-                    out.push(Action::Announce);
-                    self.last_announce = Some(now);
+                if !same_vips(&self.installed, &self.params.vips) {
+                    // Only what changed moves: a VIP in both lists stays put, so clients
+                    // never see it vanish for a moment.
+                    let removed: Vec<Vip> = self
+                        .installed
+                        .iter()
+                        .filter(|v| !self.params.vips.contains(v))
+                        .cloned()
+                        .collect();
+                    let added: Vec<Vip> = self
+                        .params
+                        .vips
+                        .iter()
+                        .filter(|v| !self.installed.contains(v))
+                        .cloned()
+                        .collect();
+                    self.installed = self.params.vips.clone();
+                    if !removed.is_empty() {
+                        out.push(Action::RemoveVips(removed));
+                    }
+                    if !added.is_empty() {
+                        out.push(Action::InstallVips(added));
+                    }
+                    self.announce(now, out);
                 }
                 if old != self.params {
                     self.send_advert_now(now, out);
                 }
+                if self.params.garp_refresh.is_zero() && self.params.garp_delay.is_zero() {
+                    self.cancel(Timer::GarpRefresh);
+                }
             }
             State::Backup => {
                 if !self.preempts() {
-                    self.clear_preempt(out);
+                    self.clear_preempt();
                 }
                 if self.master_down_interval() != old_mdi {
                     let deadline = now + self.master_down_interval();
-                    self.arm(Timer::MasterDown, deadline, out);
+                    self.arm(Timer::MasterDown, deadline);
                 }
             }
             State::Initialize | State::Fault => {}
@@ -792,7 +1426,7 @@ impl Instance {
     fn check(&self, src: IpAddr, ttl: u8, advert: &Advert) -> Option<DropReason> {
         let p = &self.params;
         // RFC 3768 / RFC 9568 section 7.1: TTL / hop limit must be 255.
-        if ttl != 255 {
+        if ttl != packet::VRRP_TTL {
             return Some(DropReason::BadTtl);
         }
         // Section 7.1: the version must be ours.
@@ -850,35 +1484,91 @@ impl Instance {
         self.stats.adverts_received += 1;
         if let Some(reason) = self.check(src, ttl, advert) {
             *self.stats.drops.entry(reason).or_insert(0) += 1;
-            out.push(Action::Drop(reason));
+            out.push(Action::Drop { src, reason });
             return;
         }
-        // Counted only for valid adverts so that junk cannot grow the map.
-        let forms = self.stats.checksum_forms.entry(src).or_insert((0, 0));
-        match checksum {
-            ChecksumForm::Message => forms.0 += 1,
-            ChecksumForm::PseudoHeader => forms.1 += 1,
-        }
+        self.note_peer(src, advert.priority, checksum, now, out);
         if advert.priority == 0 {
             self.stats.priority_zero_received += 1;
         }
         // RFC 3768 section 7.1 says MAY verify the address list and drop a
         // mismatch from a non-owner; RFC 9568 section 7.1 only logs it, and so
         // does keepalived: report it (the shell rate-limits) and carry on.
-        if !same_set(&advert.addrs, &self.params.vips) {
+        if !same_addrs(&advert.addrs, &self.params.vips) {
             self.stats.address_mismatches += 1;
             out.push(Action::AddressMismatch { src });
         }
         match self.state {
-            State::Backup => self.backup_rx(src, advert, now, out),
+            State::Backup => self.backup_rx(src, advert, now),
             State::Master => self.master_rx(src, advert, now, out),
             State::Initialize | State::Fault => {}
         }
     }
 
+    /// Remember a sender of a valid advert (bounded: the least recently heard goes).
+    fn note_peer(
+        &mut self,
+        src: IpAddr,
+        priority: u8,
+        checksum: ChecksumForm,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        // Counted only for valid adverts so that junk cannot grow the maps.
+        if self.stats.checksum_forms.len() < MAX_PEERS
+            || self.stats.checksum_forms.contains_key(&src)
+        {
+            let forms = self.stats.checksum_forms.entry(src).or_insert((0, 0));
+            match checksum {
+                ChecksumForm::Message => forms.0 += 1,
+                ChecksumForm::PseudoHeader => forms.1 += 1,
+            }
+        }
+        match self.peers.get_mut(&src) {
+            Some(p) => {
+                if p.priority != priority || p.checksum != checksum {
+                    self.peers_gen += 1;
+                }
+                p.priority = priority;
+                p.checksum = checksum;
+                p.last_seen = now;
+                p.adverts += 1;
+            }
+            None => {
+                if self.peers.len() >= MAX_PEERS {
+                    let stalest = self
+                        .peers
+                        .values()
+                        .min_by_key(|p| p.last_seen)
+                        .map(|p| p.addr);
+                    if let Some(a) = stalest {
+                        self.peers.remove(&a);
+                    }
+                }
+                self.peers.insert(
+                    src,
+                    Peer {
+                        addr: src,
+                        priority,
+                        checksum,
+                        last_seen: now,
+                        adverts: 1,
+                    },
+                );
+                self.peers_gen += 1;
+                out.push(Action::PeerSeen {
+                    src,
+                    priority,
+                    checksum,
+                    ours: self.our_checksum_form(),
+                });
+            }
+        }
+    }
+
     /// Accept `src` as the master: learn its interval (v3) and re-arm
     /// Master_Down_Timer (RFC 9568 section 6.4.2).
-    fn accept_master(&mut self, src: IpAddr, advert: &Advert, now: Instant, out: &mut Vec<Action>) {
+    fn accept_master(&mut self, src: IpAddr, advert: &Advert, now: Instant) {
         if self.params.version == Version::V3 {
             self.master_adver_interval_cs = advert.interval_cs;
         }
@@ -889,11 +1579,11 @@ impl Instance {
         });
         self.stats.master = Some(src);
         let deadline = now + self.master_down_interval();
-        self.arm(Timer::MasterDown, deadline, out);
+        self.arm(Timer::MasterDown, deadline);
     }
 
     /// Backup state, advert received: RFC 3768 section 6.4.2, RFC 9568 section 6.4.2.
-    fn backup_rx(&mut self, src: IpAddr, advert: &Advert, now: Instant, out: &mut Vec<Action>) {
+    fn backup_rx(&mut self, src: IpAddr, advert: &Advert, now: Instant) {
         let ours = self.effective_priority();
         if advert.priority == 0 {
             // The master resigns: take over after Skew_Time only.
@@ -903,14 +1593,14 @@ impl Instance {
                 at: now,
             });
             let deadline = now + self.skew_time();
-            self.arm(Timer::MasterDown, deadline, out);
+            self.arm(Timer::MasterDown, deadline);
             return;
         }
         if !self.preempts() || advert.priority >= ours {
             if advert.priority >= ours {
-                self.clear_preempt(out);
+                self.clear_preempt();
             }
-            self.accept_master(src, advert, now, out);
+            self.accept_master(src, advert, now);
             return;
         }
         // A lower-priority master and we preempt. Without a delay the advert is
@@ -934,12 +1624,12 @@ impl Instance {
             None => {
                 let d = now + self.params.preempt_delay;
                 self.preempt_deadline = Some(d);
-                self.arm(Timer::PreemptDelay, d, out);
+                self.arm(Timer::PreemptDelay, d);
                 d
             }
         };
         if now < deadline {
-            self.accept_master(src, advert, now, out);
+            self.accept_master(src, advert, now);
         } else {
             self.ignored = Some(lower);
         }
@@ -955,16 +1645,32 @@ impl Instance {
         }
         let yields = advert.priority > ours
             || (advert.priority == ours && address_greater(src, self.params.primary));
+        self.stats.other_masters += 1;
+        out.push(Action::OtherMaster {
+            src,
+            priority: advert.priority,
+            yielded: yields,
+        });
         if yields {
             let reason = if advert.priority > ours {
-                format!("higher priority {} from {src}", advert.priority)
+                Reason::HigherPriority {
+                    priority: advert.priority,
+                    src,
+                }
             } else {
-                format!("equal priority, higher address {src}")
+                Reason::EqualPriorityHigherAddress { src }
             };
             if self.params.version == Version::V3 {
                 self.master_adver_interval_cs = advert.interval_cs;
             }
+            let ours_now = self.effective_priority();
             self.become_backup(reason, now, out);
+            // A split brain just ended and we lost. The winner may never hear a lower
+            // priority (its advert reached us first), and only a MASTER hearing one
+            // re-announces the VIPs to the hosts that followed us: one last advert at our
+            // own priority tells it. To RFC 9568 peers (keepalived, FRR) it is just a
+            // lower-priority advert, which a Master answers with an advert of its own.
+            self.advertise(ours_now, out);
             // become_backup armed MasterDown with the learnt interval; record the master.
             self.heard = Some(Heard {
                 src,
@@ -980,65 +1686,93 @@ impl Instance {
         // switches may have followed the other master during a split brain:
         // re-announce the VIPs, rate-limited.
         self.send_advert_now(now, out);
-        let spacing = self.advert_interval().max(self.params.garp_refresh);
+        // Once per advert interval at most: another master may keep advertising while it
+        // cannot hear us (a one-way link), and the announcements need not follow each one.
+        let spacing = self.advert_interval();
         let due = match self.last_announce {
             Some(last) => now.saturating_since(last) >= spacing,
             None => true,
         };
         if due {
-            out.push(Action::Announce);
-            self.last_announce = Some(now);
+            self.announce(now, out);
         }
     }
 
     fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
         // A timer we no longer have armed is a race with a cancel or re-arm in
         // the shell: ignore it.
-        if self.timers.remove(&timer).is_none() {
+        if self.timers[timer.index()].take().is_none() {
             return;
         }
         match (self.state, timer) {
             // RFC 3768 / RFC 9568 section 6.4.3: Adver_Timer fires.
             (State::Master, Timer::Advert) => self.send_advert_now(now, out),
+            // The second announcement burst, then each refresh (keepalived's
+            // garp_master_delay and garp_master_refresh).
+            (State::Master, Timer::GarpRefresh) => {
+                out.push(Action::Announce(Announce {
+                    vips: self.installed.clone(),
+                    repeat: self.params.garp_repeat,
+                }));
+                if !self.params.garp_refresh.is_zero() {
+                    self.arm(Timer::GarpRefresh, now + self.params.garp_refresh);
+                }
+            }
+            (State::Fault, Timer::Retry) => {
+                self.vip_fault = false;
+                if self.link_up && !self.tracking.fault && !self.sync_fault {
+                    let after = self
+                        .vip_backoff
+                        .checked_div(2)
+                        .unwrap_or(VIP_RETRY_MIN)
+                        .max(VIP_RETRY_MIN);
+                    self.leave_fault(RecoveryCause::VipRetry { after }, now, out);
+                }
+            }
+            // Drained: no master heard any more, and none to become.
+            (State::Backup, Timer::MasterDown) if self.drained => {
+                self.heard = None;
+                self.stats.master = None;
+            }
             // RFC 3768 / RFC 9568 section 6.4.2: Master_Down_Timer fires.
             (State::Backup, Timer::MasterDown) => {
                 let preempting = match (self.ignored, self.heard) {
                     (Some(l), Some(h)) if l.at < h.at => None,
                     (l, _) => l,
                 };
-                let reason = match (preempting, self.heard) {
-                    (Some(l), _) => format!(
-                        "master down timer expired: preempting lower priority {} from {}",
-                        l.priority, l.src
-                    ),
-                    (None, Some(h)) if h.priority == 0 => format!(
-                        "master down timer expired: {} resigned (priority 0) {} ms ago",
-                        h.src,
-                        now.saturating_since(h.at).as_millis()
-                    ),
-                    (None, Some(h)) => format!(
-                        "master down timer expired: no advert from {} for {} ms",
-                        h.src,
-                        now.saturating_since(h.at).as_millis()
-                    ),
-                    (None, None) => format!(
-                        "master down timer expired: no advert for {} ms",
-                        now.saturating_since(self.backup_since).as_millis()
-                    ),
+                let why = match (preempting, self.heard) {
+                    (Some(l), _) => MasterDown::Preempting {
+                        priority: l.priority,
+                        src: l.src,
+                    },
+                    (None, Some(h)) if h.priority == 0 => MasterDown::Resigned {
+                        src: h.src,
+                        ago: now.saturating_since(h.at),
+                    },
+                    (None, Some(h)) => MasterDown::Silent {
+                        src: h.src,
+                        ago: now.saturating_since(h.at),
+                    },
+                    (None, None) => MasterDown::NeverHeard {
+                        waited: now.saturating_since(self.backup_since),
+                    },
                 };
-                self.become_master(reason, now, out);
+                self.become_master(Reason::MasterDown(why), now, out);
+            }
+            (State::Backup, Timer::PreemptDelay) if self.drained => {
+                self.preempt_deadline = None;
             }
             (State::Backup, Timer::PreemptDelay) => {
                 self.preempt_deadline = None;
                 let ours = self.effective_priority();
                 if let Some(h) = self.heard {
                     if self.preempts() && h.priority != 0 && h.priority < ours {
-                        let reason = format!(
-                            "preempt delay of {} ms elapsed: priority {ours} beats {} from {}",
-                            self.params.preempt_delay.as_millis(),
-                            h.priority,
-                            h.src
-                        );
+                        let reason = Reason::PreemptDelayElapsed {
+                            delay: self.params.preempt_delay,
+                            ours,
+                            theirs: h.priority,
+                            src: h.src,
+                        };
                         self.become_master(reason, now, out);
                     }
                 }
@@ -1049,7 +1783,18 @@ impl Instance {
 }
 
 /// Address lists compare as sets: order on the wire is not significant.
-fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
+fn same_addrs(a: &[IpAddr], vips: &[Vip]) -> bool {
+    let mut a = a.to_vec();
+    let mut b: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+    a.sort_unstable();
+    a.dedup();
+    b.sort_unstable();
+    b.dedup();
+    a == b
+}
+
+/// VIP lists compare as sets of whole VIPs (address, prefix, interface, label).
+fn same_vips(a: &[Vip], b: &[Vip]) -> bool {
     let mut a = a.to_vec();
     let mut b = b.to_vec();
     a.sort_unstable();
@@ -1062,6 +1807,7 @@ fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::track::{ItemState, TrackKind};
     use std::net::Ipv4Addr;
 
     const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100));
@@ -1080,10 +1826,13 @@ mod tests {
             preempt_delay: Duration::ZERO,
             accept: false,
             auth: None,
-            vips: vec![VIP],
+            vips: vec![Vip::new(VIP, 24)],
             primary: ME,
             unicast_peers: vec![],
+            garp_repeat: 5,
+            garp_delay: Duration::ZERO,
             garp_refresh: Duration::ZERO,
+            checksum: ChecksumMode::PseudoHeader,
         }
     }
 
@@ -1110,6 +1859,14 @@ mod tests {
         }
     }
 
+    fn track(delta: i32, fault: bool) -> Event {
+        Event::Track(Tracking {
+            delta,
+            fault,
+            items: vec![],
+        })
+    }
+
     fn ms(ms: u64) -> Instant {
         Instant::from_millis(ms)
     }
@@ -1129,15 +1886,67 @@ mod tests {
         i
     }
 
-    fn has(actions: &[Action], wanted: &Action) -> bool {
-        actions.contains(wanted)
+    /// The actions without the status notices, which the shell only uses to refresh status.
+    fn acts(actions: Vec<Action>) -> Vec<Action> {
+        actions
+            .into_iter()
+            .filter(|a| *a != Action::StatusChanged && !matches!(a, Action::PeerSeen { .. }))
+            .collect()
     }
 
-    fn reason(actions: &[Action]) -> Option<&str> {
+    /// The priorities of the adverts sent, in order.
+    fn sent(actions: &[Action]) -> Vec<u8> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(s) => Some(s.priority),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn count(actions: &[Action], kind: fn(&Action) -> bool) -> usize {
+        actions.iter().filter(|a| kind(a)).count()
+    }
+
+    fn installs(a: &Action) -> bool {
+        matches!(a, Action::InstallVips(_))
+    }
+
+    fn removes(a: &Action) -> bool {
+        matches!(a, Action::RemoveVips(_))
+    }
+
+    fn announces(a: &Action) -> bool {
+        matches!(a, Action::Announce(_))
+    }
+
+    fn reason(actions: &[Action]) -> Option<String> {
         actions.iter().find_map(|a| match a {
-            Action::Transition { reason, .. } => Some(reason.as_str()),
+            Action::Transition { reason, .. } => Some(reason.to_string()),
             _ => None,
         })
+    }
+
+    fn kinds(actions: &[Action]) -> Vec<&'static str> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::Transition { .. } => "transition",
+                Action::Send(_) => "send",
+                Action::InstallVips(_) => "install",
+                Action::RemoveVips(_) => "remove",
+                Action::Announce(_) => "announce",
+                Action::Drop { .. } => "drop",
+                Action::Malformed { .. } => "malformed",
+                Action::AddressMismatch { .. } => "mismatch",
+                Action::PeerSeen { .. } => "peer",
+                Action::CannotEncode(_) => "cannot_encode",
+                Action::OtherMaster { .. } => "other_master",
+                Action::DrainRefused(_) => "drain_refused",
+                Action::StatusChanged => "status",
+            })
+            .collect()
     }
 
     #[test]
@@ -1214,31 +2023,67 @@ mod tests {
     #[test]
     fn startup_owner_goes_master_directly() {
         let mut i = Instance::new(params(Version::V3, 255));
-        let a = i.handle(Event::Startup, ms(0));
+        let a = acts(i.handle(Event::Startup, ms(0)));
         assert_eq!(
-            a,
-            vec![
-                Action::Transition {
-                    from: State::Initialize,
-                    to: State::Master,
-                    reason: "startup as address owner (priority 255)".into()
-                },
-                Action::AddVips,
-                Action::Announce,
-                Action::SendAdvert { priority: 255 },
-                Action::ArmTimer(Timer::Advert, ms(1000)),
-            ]
+            a[0],
+            Action::Transition {
+                from: State::Initialize,
+                to: State::Master,
+                reason: Reason::StartupOwner,
+            }
         );
+        assert_eq!(
+            a[0..4]
+                .iter()
+                .map(|x| kinds(std::slice::from_ref(x))[0])
+                .collect::<Vec<_>>(),
+            ["transition", "install", "announce", "send"]
+        );
+        assert_eq!(a[1], Action::InstallVips(vec![Vip::new(VIP, 24)]));
+        assert_eq!(sent(&a), [255]);
+        assert_eq!(a.len(), 4);
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(1000)));
         assert_eq!(i.stats().master, Some(ME));
+        assert_eq!(
+            reason(&a).as_deref(),
+            Some("startup as address owner (priority 255)")
+        );
+    }
+
+    #[test]
+    fn adverts_are_complete_and_encoded_once_per_priority() {
+        let mut p = params(Version::V3, 255);
+        p.unicast_peers = vec![LOW, HIGH];
+        let mut i = Instance::new(p);
+        let a = i.handle(Event::Startup, ms(0));
+        let Some(Action::Send(s)) = a.iter().find(|x| matches!(x, Action::Send(_))) else {
+            panic!("no advert in {a:?}");
+        };
+        let dsts: Vec<IpAddr> = s.packets.iter().map(|t| t.dst).collect();
+        assert_eq!(dsts, [LOW, HIGH]);
+        for t in &s.packets {
+            assert_eq!(t.src, ME);
+            let (decoded, form) = packet::decode(&t.payload, t.src, t.dst).expect("valid");
+            assert_eq!(decoded.priority, 255);
+            assert_eq!(decoded.addrs, vec![VIP]);
+            assert_eq!(form, ChecksumForm::PseudoHeader);
+        }
+        let first = s.packets[0].payload.clone();
+        let a = i.handle(Event::Timer(Timer::Advert), ms(1000));
+        let Some(Action::Send(again)) = a.first() else {
+            panic!("no advert in {a:?}");
+        };
+        assert!(Arc::ptr_eq(&first, &again.packets[0].payload), "re-encoded");
     }
 
     #[test]
     fn startup_non_owner_goes_backup_with_master_down_interval() {
         let mut i = Instance::new(params(Version::V3, 100));
-        let a = i.handle(Event::Startup, ms(0));
+        i.handle(Event::Startup, ms(0));
         assert_eq!(i.state(), State::Backup);
         let mdi = Duration::from_millis(3000) + Duration::from_nanos(609_375_000);
-        assert!(has(&a, &Action::ArmTimer(Timer::MasterDown, ms(0) + mdi)));
+        assert_eq!(i.deadline(Timer::MasterDown), Some(ms(0) + mdi));
+        assert_eq!(i.poll_timeout(), Some(ms(0) + mdi));
         // A second startup is ignored.
         assert!(i.handle(Event::Startup, ms(1)).is_empty());
     }
@@ -1250,12 +2095,25 @@ mod tests {
         let a = i.handle(Event::Timer(Timer::MasterDown), ms(4609));
         assert_eq!(i.state(), State::Master);
         assert_eq!(
-            reason(&a),
+            reason(&a).as_deref(),
             Some("master down timer expired: no advert from 192.0.2.201 for 3609 ms")
         );
-        assert!(has(&a, &Action::AddVips));
-        assert!(has(&a, &Action::SendAdvert { priority: 100 }));
-        assert!(has(&a, &Action::ArmTimer(Timer::Advert, ms(5609))));
+        assert_eq!(count(&a, installs), 1);
+        assert_eq!(sent(&a), [100]);
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(5609)));
+        assert_eq!(i.deadline(Timer::MasterDown), None);
+    }
+
+    #[test]
+    fn handle_timeout_fires_at_the_deadline_unless_late() {
+        let mut i = master(Version::V3, 100);
+        // Advert due at 6000; handled 2 ms late: fired at its deadline, next at 7000.
+        i.handle_timeout(ms(6002));
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(7000)));
+        // Handled 3 s late (a stall): fired once, at the time handled.
+        let a = i.handle_timeout(ms(10_000));
+        assert_eq!(sent(&a), [100]);
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(11_000)));
     }
 
     #[test]
@@ -1270,12 +2128,14 @@ mod tests {
         let mut i = started(Version::V3, 100);
         let mut adv = advert(Version::V3, 200);
         adv.interval_cs = 50;
-        let a = i.handle(ev(HIGH, adv), ms(100));
+        let a = acts(i.handle(ev(HIGH, adv), ms(100)));
         // MDI = 3 * 500 ms + 156 * 500 / 256 ms = 1804.6875 ms.
         let want = ms(100) + Duration::from_micros(1_804_687) + Duration::from_nanos(500);
-        assert_eq!(a, vec![Action::ArmTimer(Timer::MasterDown, want)]);
+        assert!(a.is_empty(), "{a:?}");
+        assert_eq!(i.deadline(Timer::MasterDown), Some(want));
         assert_eq!(i.master_adver_interval(), Duration::from_millis(500));
         assert_eq!(i.stats().master, Some(HIGH));
+        assert_eq!(i.report().master, Some((HIGH, 200)));
     }
 
     #[test]
@@ -1289,12 +2149,13 @@ mod tests {
     fn backup_priority_zero_arms_skew_time() {
         let mut i = started(Version::V3, 100);
         i.handle(ev(HIGH, advert(Version::V3, 200)), ms(100));
-        let a = i.handle(ev(HIGH, advert(Version::V3, 0)), ms(200));
+        let a = acts(i.handle(ev(HIGH, advert(Version::V3, 0)), ms(200)));
         let want = ms(200) + Duration::from_nanos(609_375_000);
-        assert_eq!(a, vec![Action::ArmTimer(Timer::MasterDown, want)]);
+        assert!(a.is_empty(), "{a:?}");
+        assert_eq!(i.deadline(Timer::MasterDown), Some(want));
         let a = i.handle(Event::Timer(Timer::MasterDown), want);
         assert_eq!(
-            reason(&a),
+            reason(&a).as_deref(),
             Some("master down timer expired: 192.0.2.201 resigned (priority 0) 609 ms ago")
         );
         assert_eq!(i.stats().priority_zero_received, 1);
@@ -1303,12 +2164,14 @@ mod tests {
     #[test]
     fn backup_ignores_lower_priority_when_preempting() {
         let mut i = started(Version::V3, 100);
-        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(100));
+        let before = i.deadline(Timer::MasterDown);
+        let a = acts(i.handle(ev(LOW, advert(Version::V3, 50)), ms(100)));
         assert!(a.is_empty());
+        assert_eq!(i.deadline(Timer::MasterDown), before, "not re-armed");
         assert_eq!(i.stats().master, None);
         let a = i.handle(Event::Timer(Timer::MasterDown), ms(3609));
         assert_eq!(
-            reason(&a),
+            reason(&a).as_deref(),
             Some("master down timer expired: preempting lower priority 50 from 192.0.2.5")
         );
     }
@@ -1319,9 +2182,12 @@ mod tests {
         p.preempt = false;
         let mut i = Instance::new(p);
         i.handle(Event::Startup, ms(0));
-        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(100));
-        assert_eq!(a.len(), 1);
-        assert!(matches!(a[0], Action::ArmTimer(Timer::MasterDown, _)));
+        let a = acts(i.handle(ev(LOW, advert(Version::V3, 50)), ms(100)));
+        assert!(a.is_empty());
+        assert_eq!(
+            i.deadline(Timer::MasterDown),
+            Some(ms(100) + i.master_down_interval())
+        );
         assert_eq!(i.stats().master, Some(LOW));
     }
 
@@ -1336,7 +2202,7 @@ mod tests {
         let a = i.handle(Event::LinkUp, ms(10));
         assert_eq!(i.state(), State::Master);
         assert_eq!(
-            reason(&a),
+            reason(&a).as_deref(),
             Some("interface up: address owner (priority 255)")
         );
     }
@@ -1347,20 +2213,19 @@ mod tests {
         p.preempt_delay = Duration::from_secs(5);
         let mut i = Instance::new(p);
         i.handle(Event::Startup, ms(0));
-        let a = i.handle(ev(LOW, advert(Version::V3, 100)), ms(1000));
-        assert!(has(&a, &Action::ArmTimer(Timer::PreemptDelay, ms(6000))));
-        assert!(a
-            .iter()
-            .any(|x| matches!(x, Action::ArmTimer(Timer::MasterDown, _))));
+        i.handle(ev(LOW, advert(Version::V3, 100)), ms(1000));
+        assert_eq!(i.deadline(Timer::PreemptDelay), Some(ms(6000)));
+        assert_eq!(
+            i.deadline(Timer::MasterDown),
+            Some(ms(1000) + i.master_down_interval())
+        );
         // Further lower adverts keep the same deadline.
-        let a = i.handle(ev(LOW, advert(Version::V3, 100)), ms(2000));
-        assert!(!a
-            .iter()
-            .any(|x| matches!(x, Action::ArmTimer(Timer::PreemptDelay, _))));
+        i.handle(ev(LOW, advert(Version::V3, 100)), ms(2000));
+        assert_eq!(i.deadline(Timer::PreemptDelay), Some(ms(6000)));
         let a = i.handle(Event::Timer(Timer::PreemptDelay), ms(6000));
         assert_eq!(i.state(), State::Master);
         assert_eq!(
-            reason(&a),
+            reason(&a).as_deref(),
             Some("preempt delay of 5000 ms elapsed: priority 150 beats 100 from 192.0.2.5")
         );
     }
@@ -1372,22 +2237,17 @@ mod tests {
         let mut i = Instance::new(p);
         i.handle(Event::Startup, ms(0));
         i.handle(ev(LOW, advert(Version::V3, 100)), ms(1000));
-        let a = i.handle(ev(HIGH, advert(Version::V3, 200)), ms(2000));
-        assert!(has(&a, &Action::CancelTimer(Timer::PreemptDelay)));
+        i.handle(ev(HIGH, advert(Version::V3, 200)), ms(2000));
         assert_eq!(i.deadline(Timer::PreemptDelay), None);
     }
 
     #[test]
     fn master_priority_zero_sends_advert_at_once() {
         let mut i = master(Version::V3, 100);
-        let a = i.handle(ev(LOW, advert(Version::V3, 0)), ms(6000));
-        assert_eq!(
-            a,
-            vec![
-                Action::SendAdvert { priority: 100 },
-                Action::ArmTimer(Timer::Advert, ms(7000))
-            ]
-        );
+        let a = acts(i.handle(ev(LOW, advert(Version::V3, 0)), ms(6000)));
+        assert_eq!(kinds(&a), ["send"]);
+        assert_eq!(sent(&a), [100]);
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(7000)));
     }
 
     #[test]
@@ -1397,12 +2257,15 @@ mod tests {
         adv.interval_cs = 200;
         let a = i.handle(ev(LOW, adv), ms(6000));
         assert_eq!(i.state(), State::Backup);
-        assert_eq!(reason(&a), Some("higher priority 200 from 192.0.2.5"));
-        assert!(has(&a, &Action::RemoveVips));
-        assert!(has(&a, &Action::CancelTimer(Timer::Advert)));
+        assert_eq!(
+            reason(&a).as_deref(),
+            Some("higher priority 200 from 192.0.2.5")
+        );
+        assert!(a.contains(&Action::RemoveVips(vec![Vip::new(VIP, 24)])));
+        assert_eq!(i.deadline(Timer::Advert), None);
         // MDI learnt from the 2 s interval: 6 s + 156 * 2 s / 256.
         let want = ms(6000) + Duration::from_millis(6000) + Duration::from_micros(1_218_750);
-        assert!(has(&a, &Action::ArmTimer(Timer::MasterDown, want)));
+        assert_eq!(i.deadline(Timer::MasterDown), Some(want));
         assert_eq!(i.stats().master, Some(LOW));
     }
 
@@ -1412,7 +2275,7 @@ mod tests {
         let a = i.handle(ev(HIGH, advert(Version::V3, 100)), ms(6000));
         assert_eq!(i.state(), State::Backup);
         assert_eq!(
-            reason(&a),
+            reason(&a).as_deref(),
             Some("equal priority, higher address 192.0.2.201")
         );
     }
@@ -1422,71 +2285,120 @@ mod tests {
         let mut i = master(Version::V3, 100);
         let a = i.handle(ev(LOW, advert(Version::V3, 100)), ms(6000));
         assert_eq!(i.state(), State::Master);
-        assert!(has(&a, &Action::SendAdvert { priority: 100 }));
+        assert_eq!(sent(&a), [100]);
     }
 
     #[test]
     fn master_lower_priority_sends_advert_and_rate_limited_announce() {
         let mut i = master(Version::V3, 100);
         // Became master at 5000 ms with an announce: within one interval no new one.
-        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(5500));
-        assert_eq!(
-            a,
-            vec![
-                Action::SendAdvert { priority: 100 },
-                Action::ArmTimer(Timer::Advert, ms(6500))
-            ]
-        );
+        let a = acts(i.handle(ev(LOW, advert(Version::V3, 50)), ms(5500)));
+        assert_eq!(kinds(&a), ["other_master", "send"]);
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(6500)));
         let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(6000));
-        assert!(has(&a, &Action::Announce));
+        assert_eq!(count(&a, announces), 1);
         let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(6999));
-        assert!(!has(&a, &Action::Announce));
+        assert_eq!(count(&a, announces), 0);
         let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(7000));
-        assert!(has(&a, &Action::Announce));
+        assert_eq!(count(&a, announces), 1);
     }
 
     #[test]
-    fn announce_spacing_honours_garp_refresh() {
+    fn heal_announce_is_not_held_back_by_a_long_garp_refresh() {
+        // A one-minute refresh (a common keepalived setting) must not delay the
+        // re-announce that wins the hosts back after a split brain.
         let mut p = params(Version::V3, 255);
-        p.garp_refresh = Duration::from_secs(10);
+        p.garp_refresh = Duration::from_secs(60);
         let mut i = Instance::new(p);
         i.handle(Event::Startup, ms(0));
-        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(5000));
-        assert!(!has(&a, &Action::Announce));
-        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(10_000));
-        assert!(has(&a, &Action::Announce));
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(500));
+        assert_eq!(count(&a, announces), 0, "within one interval of the first");
+        let a = i.handle(ev(LOW, advert(Version::V3, 50)), ms(1000));
+        assert_eq!(count(&a, announces), 1);
+    }
+
+    #[test]
+    fn a_master_that_yields_sends_one_last_advert_so_the_winner_re_announces() {
+        // lb2 (90) and lb1 (100) were both MASTER; lb1's advert reaches lb2 first.
+        let mut loser = master(Version::V3, 90);
+        let a = acts(loser.handle(ev(HIGH, advert(Version::V3, 100)), ms(6000)));
+        assert_eq!(
+            kinds(&a),
+            ["other_master", "transition", "remove", "send"],
+            "{a:?}"
+        );
+        assert_eq!(
+            sent(&a),
+            [90],
+            "its own priority, not 0: it yields, it does not resign"
+        );
+        assert_eq!(
+            loser.deadline(Timer::Advert),
+            None,
+            "no more periodic adverts"
+        );
+        // The winner hears that lower priority and re-announces at once.
+        let mut winner = master(Version::V3, 100);
+        let a = winner.handle(ev(LOW, advert(Version::V3, 90)), ms(6001));
+        assert_eq!(count(&a, announces), 1);
+        assert_eq!(sent(&a), [100]);
+    }
+
+    #[test]
+    fn second_burst_and_refresh_are_scheduled_by_the_core() {
+        let mut p = params(Version::V3, 255);
+        p.garp_delay = DEFAULT_GARP_DELAY;
+        let mut i = Instance::new(p.clone());
+        let a = i.handle(Event::Startup, ms(0));
+        assert_eq!(
+            a.iter().find(|x| announces(x)),
+            Some(&Action::Announce(Announce {
+                vips: vec![Vip::new(VIP, 24)],
+                repeat: 5
+            }))
+        );
+        // keepalived's garp_master_delay: a second burst 5 s later, and no more.
+        assert_eq!(i.deadline(Timer::GarpRefresh), Some(ms(5000)));
+        let a = i.handle_timeout(ms(5000));
+        assert_eq!(count(&a, announces), 1);
+        assert_eq!(i.deadline(Timer::GarpRefresh), None);
+        // With a refresh of 2 s: the second burst after 2 s, then every 2 s.
+        p.garp_refresh = Duration::from_secs(2);
+        let mut i = Instance::new(p);
+        i.handle(Event::Startup, ms(0));
+        assert_eq!(i.deadline(Timer::GarpRefresh), Some(ms(2000)));
+        i.handle_timeout(ms(2000));
+        assert_eq!(i.deadline(Timer::GarpRefresh), Some(ms(4000)));
+        // Leaving Master stops it.
+        i.handle(Event::LinkDown, ms(2500));
+        assert_eq!(i.deadline(Timer::GarpRefresh), None);
     }
 
     #[test]
     fn advert_timer_resends_and_rearms() {
         let mut i = master(Version::V2, 255);
-        let a = i.handle(Event::Timer(Timer::Advert), ms(1000));
-        assert_eq!(
-            a,
-            vec![
-                Action::SendAdvert { priority: 255 },
-                Action::ArmTimer(Timer::Advert, ms(2000))
-            ]
-        );
+        let a = acts(i.handle(Event::Timer(Timer::Advert), ms(1000)));
+        assert_eq!(sent(&a), [255]);
+        assert_eq!(a.len(), 1);
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(2000)));
     }
 
     #[test]
     fn shutdown_master_resigns() {
         let mut i = master(Version::V3, 100);
-        let a = i.handle(Event::Shutdown, ms(6000));
+        let a = acts(i.handle(Event::Shutdown, ms(6000)));
+        assert_eq!(kinds(&a), ["transition", "send", "remove"]);
         assert_eq!(
-            a,
-            vec![
-                Action::Transition {
-                    from: State::Master,
-                    to: State::Initialize,
-                    reason: "shutdown".into()
-                },
-                Action::SendAdvert { priority: 0 },
-                Action::RemoveVips,
-                Action::CancelTimer(Timer::Advert),
-            ]
+            a[0],
+            Action::Transition {
+                from: State::Master,
+                to: State::Initialize,
+                reason: Reason::Shutdown,
+            }
         );
+        assert_eq!(sent(&a), [0]);
+        assert_eq!(a[2], Action::RemoveVips(vec![Vip::new(VIP, 24)]));
+        assert_eq!(i.poll_timeout(), None);
         assert_eq!(i.stats().priority_zero_sent, 1);
         assert!(i.handle(Event::Shutdown, ms(6001)).is_empty());
     }
@@ -1495,8 +2407,8 @@ mod tests {
     fn shutdown_backup_cancels_timer() {
         let mut i = started(Version::V3, 100);
         let a = i.handle(Event::Shutdown, ms(10));
-        assert!(has(&a, &Action::CancelTimer(Timer::MasterDown)));
-        assert!(!has(&a, &Action::SendAdvert { priority: 0 }));
+        assert_eq!(i.deadline(Timer::MasterDown), None);
+        assert!(sent(&a).is_empty());
         assert_eq!(i.state(), State::Initialize);
     }
 
@@ -1505,121 +2417,115 @@ mod tests {
         let mut i = master(Version::V3, 100);
         let a = i.handle(Event::LinkDown, ms(6000));
         assert_eq!(i.state(), State::Fault);
-        assert_eq!(reason(&a), Some("interface down"));
-        assert!(has(&a, &Action::RemoveVips));
-        assert!(has(&a, &Action::CancelTimer(Timer::Advert)));
-        assert!(!a.iter().any(|x| matches!(x, Action::SendAdvert { .. })));
+        assert_eq!(reason(&a).as_deref(), Some("interface down"));
+        assert_eq!(count(&a, removes), 1);
+        assert_eq!(i.poll_timeout(), None);
+        assert!(sent(&a).is_empty());
         // Adverts in Fault are not acted upon.
-        let a = i.handle(ev(HIGH, advert(Version::V3, 200)), ms(6100));
+        let a = acts(i.handle(ev(HIGH, advert(Version::V3, 200)), ms(6100)));
         assert!(a.is_empty());
         let a = i.handle(Event::LinkUp, ms(7000));
         assert_eq!(i.state(), State::Backup);
-        assert_eq!(reason(&a), Some("interface up"));
+        assert_eq!(reason(&a).as_deref(), Some("interface up"));
     }
 
     #[test]
     fn track_fault_master_resigns_with_priority_zero() {
         let mut i = master(Version::V3, 100);
-        let a = i.handle(
-            Event::Track {
-                delta: 0,
-                fault: true,
-            },
-            ms(6000),
-        );
+        let a = i.handle(track(0, true), ms(6000));
         assert_eq!(i.state(), State::Fault);
-        assert_eq!(reason(&a), Some("track weight-0 failing"));
-        assert!(has(&a, &Action::SendAdvert { priority: 0 }));
+        assert_eq!(reason(&a).as_deref(), Some("track weight-0 failing"));
+        assert_eq!(sent(&a), [0]);
         // The link coming up does not clear a track fault.
         i.handle(Event::LinkUp, ms(6500));
         assert_eq!(i.state(), State::Fault);
-        let a = i.handle(
-            Event::Track {
-                delta: 0,
-                fault: false,
-            },
-            ms(7000),
-        );
+        let a = i.handle(track(0, false), ms(7000));
         assert_eq!(i.state(), State::Backup);
-        assert_eq!(reason(&a), Some("track weight-0 recovered"));
+        assert_eq!(reason(&a).as_deref(), Some("track weight-0 recovered"));
+    }
+
+    #[test]
+    fn track_reasons_name_the_item() {
+        let mut i = master(Version::V3, 100);
+        let item = |fault| Contribution {
+            kind: TrackKind::Script,
+            name: "nginx".into(),
+            weight: 0,
+            delta: 0,
+            fault,
+            state: if fault {
+                ItemState::Bad
+            } else {
+                ItemState::Good
+            },
+        };
+        let failing = Tracking {
+            delta: 0,
+            fault: true,
+            items: vec![item(true)],
+        };
+        let a = i.handle(Event::Track(failing), ms(6000));
+        assert_eq!(
+            reason(&a).as_deref(),
+            Some("track weight-0 failing: script nginx")
+        );
+        assert_eq!(i.report().tracking, vec![item(true)]);
+        let ok = Tracking {
+            delta: 0,
+            fault: false,
+            items: vec![item(false)],
+        };
+        let a = i.handle(Event::Track(ok), ms(7000));
+        assert_eq!(
+            reason(&a).as_deref(),
+            Some("track weight-0 recovered: script nginx")
+        );
     }
 
     #[test]
     fn startup_while_faulty_goes_fault() {
         let mut i = Instance::new(params(Version::V3, 100));
-        i.handle(
-            Event::Track {
-                delta: 0,
-                fault: true,
-            },
-            ms(0),
-        );
+        i.handle(track(0, true), ms(0));
         let a = i.handle(Event::Startup, ms(0));
         assert_eq!(i.state(), State::Fault);
-        assert_eq!(reason(&a), Some("startup: track weight-0 failing"));
+        assert_eq!(
+            reason(&a).as_deref(),
+            Some("startup: track weight-0 failing")
+        );
     }
 
     #[test]
     fn priority_change_while_master_advertises_at_once() {
         let mut i = master(Version::V3, 100);
-        let a = i.handle(
-            Event::Track {
-                delta: -30,
-                fault: false,
-            },
-            ms(5500),
-        );
+        let a = i.handle(track(-30, false), ms(5500));
         assert_eq!(i.effective_priority(), 70);
-        assert_eq!(
-            a,
-            vec![
-                Action::SendAdvert { priority: 70 },
-                Action::ArmTimer(Timer::Advert, ms(6500))
-            ]
-        );
+        assert_eq!(kinds(&a), ["send", "status"]);
+        assert_eq!(sent(&a), [70]);
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(6500)));
         // Same priority again: nothing to say.
-        assert!(i
-            .handle(
-                Event::Track {
-                    delta: -30,
-                    fault: false
-                },
-                ms(5600)
-            )
-            .is_empty());
+        assert!(i.handle(track(-30, false), ms(5600)).is_empty());
     }
 
     #[test]
     fn priority_change_while_backup_decides_at_next_advert() {
         let mut i = started(Version::V3, 100);
         i.handle(ev(HIGH, advert(Version::V3, 120)), ms(100));
-        assert!(i
-            .handle(
-                Event::Track {
-                    delta: 50,
-                    fault: false
-                },
-                ms(200)
-            )
-            .is_empty());
+        let a = i.handle(track(50, false), ms(200));
+        assert_eq!(
+            kinds(&a),
+            ["status"],
+            "only the priority in the report changed"
+        );
         // Now 150 > 120: the master's advert is ignored and the timer runs out.
-        assert!(i
-            .handle(ev(HIGH, advert(Version::V3, 120)), ms(1100))
-            .is_empty());
+        let before = i.deadline(Timer::MasterDown);
+        assert!(acts(i.handle(ev(HIGH, advert(Version::V3, 120)), ms(1100))).is_empty());
+        assert_eq!(i.deadline(Timer::MasterDown), before);
     }
 
     #[test]
     fn owner_ignores_weights() {
         let mut i = master(Version::V3, 255);
-        assert!(i
-            .handle(
-                Event::Track {
-                    delta: -100,
-                    fault: false
-                },
-                ms(10)
-            )
-            .is_empty());
+        assert!(i.handle(track(-100, false), ms(10)).is_empty());
         assert_eq!(i.effective_priority(), 255);
     }
 
@@ -1627,21 +2533,21 @@ mod tests {
     fn reconfigure_master_priority_and_vips() {
         let mut i = master(Version::V3, 100);
         let mut p = params(Version::V3, 120);
-        let a = i.handle(Event::Reconfigure(p.clone()), ms(5500));
-        assert_eq!(
-            a,
-            vec![
-                Action::SendAdvert { priority: 120 },
-                Action::ArmTimer(Timer::Advert, ms(6500))
-            ]
-        );
-        p.vips.push("192.0.2.101".parse().unwrap());
-        let a = i.handle(Event::Reconfigure(p.clone()), ms(5600));
-        assert_eq!(
-            &a[..3],
-            &[Action::RemoveVips, Action::AddVips, Action::Announce]
-        );
-        assert!(i.handle(Event::Reconfigure(p), ms(5700)).is_empty());
+        let a = acts(i.handle(Event::Reconfigure(p.clone()), ms(5500)));
+        assert_eq!(kinds(&a), ["send"]);
+        assert_eq!(sent(&a), [120]);
+        assert_eq!(i.deadline(Timer::Advert), Some(ms(6500)));
+        let extra = Vip::new("192.0.2.101".parse().unwrap(), 24);
+        p.vips.push(extra.clone());
+        let a = acts(i.handle(Event::Reconfigure(p.clone()), ms(5600)));
+        // The core diffs: the unchanged VIP stays, only the new one is installed.
+        assert_eq!(kinds(&a), ["install", "announce", "send"]);
+        assert_eq!(a[0], Action::InstallVips(vec![extra.clone()]));
+        assert!(i.handle(Event::Reconfigure(p.clone()), ms(5700)).is_empty());
+        p.vips.remove(0);
+        let a = acts(i.handle(Event::Reconfigure(p), ms(5800)));
+        assert_eq!(a[0], Action::RemoveVips(vec![Vip::new(VIP, 24)]));
+        assert_eq!(i.report().vips, vec![extra]);
     }
 
     #[test]
@@ -1649,13 +2555,13 @@ mod tests {
         let mut i = started(Version::V2, 100);
         let mut p = params(Version::V2, 200);
         p.interval_cs = 200;
-        let a = i.handle(Event::Reconfigure(p), ms(100));
+        i.handle(Event::Reconfigure(p), ms(100));
         let mdi = Duration::from_secs(6) + Duration::from_nanos(56 * 1_000_000_000 / 256);
-        assert_eq!(a, vec![Action::ArmTimer(Timer::MasterDown, ms(100) + mdi)]);
+        assert_eq!(i.deadline(Timer::MasterDown), Some(ms(100) + mdi));
     }
 
     fn drop_of(i: &mut Instance, e: Event) -> Vec<Action> {
-        i.handle(e, ms(100))
+        acts(i.handle(e, ms(100)))
     }
 
     #[test]
@@ -1730,13 +2636,74 @@ mod tests {
         ];
         let n = cases.len() as u64;
         for (e, why) in cases {
-            assert_eq!(drop_of(&mut i, e), vec![Action::Drop(why)], "{why}");
+            let src = match &e {
+                Event::Advert { src, .. } => *src,
+                _ => unreachable!(),
+            };
+            assert_eq!(
+                drop_of(&mut i, e),
+                vec![Action::Drop { src, reason: why }],
+                "{why}"
+            );
             assert_eq!(i.stats().drops_for(why), 1);
         }
         assert_eq!(i.stats().total_drops(), n);
         assert_eq!(i.stats().adverts_received, n);
         assert!(i.stats().checksum_forms.is_empty());
+        assert!(i.report().peers.is_empty());
         assert_eq!(i.state(), State::Backup);
+    }
+
+    #[test]
+    fn packets_are_decoded_here_and_bad_ones_counted() {
+        let mut i = started(Version::V3, 100);
+        let group: IpAddr = packet::MULTICAST_V4.into();
+        let bytes = packet::encode(
+            &advert(Version::V3, 200),
+            HIGH,
+            group,
+            ChecksumMode::PseudoHeader,
+        )
+        .expect("encodes");
+        let a = i.handle(
+            Event::Packet {
+                src: HIGH,
+                dst: group,
+                ttl: 255,
+                payload: bytes.clone(),
+            },
+            ms(100),
+        );
+        assert_eq!(
+            a.iter().find(|x| matches!(x, Action::PeerSeen { .. })),
+            Some(&Action::PeerSeen {
+                src: HIGH,
+                priority: 200,
+                checksum: ChecksumForm::PseudoHeader,
+                ours: ChecksumForm::PseudoHeader,
+            })
+        );
+        assert_eq!(i.stats().master, Some(HIGH));
+        let mut bad = bytes;
+        bad[6] ^= 0xff;
+        let a = i.handle(
+            Event::Packet {
+                src: HIGH,
+                dst: group,
+                ttl: 255,
+                payload: bad,
+            },
+            ms(200),
+        );
+        assert!(matches!(
+            a[..],
+            [Action::Malformed {
+                error: DecodeError::BadChecksum { .. },
+                ..
+            }]
+        ));
+        assert_eq!(i.stats().malformed.get("bad_checksum"), Some(&1));
+        assert_eq!(i.stats().adverts_received, 2);
     }
 
     #[test]
@@ -1749,21 +2716,25 @@ mod tests {
             auth: Some(Auth::Simple(*b"word\0\0\0\0")),
             ..advert(Version::V2, 200)
         };
-        assert_eq!(
-            i.handle(ev(HIGH, wrong), ms(1)),
-            vec![Action::Drop(DropReason::AuthMismatch)]
-        );
+        let auth = |src| {
+            vec![Action::Drop {
+                src,
+                reason: DropReason::AuthMismatch,
+            }]
+        };
+        assert_eq!(i.handle(ev(HIGH, wrong), ms(1)), auth(HIGH));
         let none = advert(Version::V2, 200);
-        assert_eq!(
-            i.handle(ev(HIGH, none), ms(2)),
-            vec![Action::Drop(DropReason::AuthMismatch)]
-        );
+        assert_eq!(i.handle(ev(HIGH, none), ms(2)), auth(HIGH));
         let right = Advert {
             auth: Some(Auth::Simple(*b"pass\0\0\0\0")),
             ..advert(Version::V2, 200)
         };
-        let a = i.handle(ev(HIGH, right), ms(3));
-        assert!(matches!(a[..], [Action::ArmTimer(Timer::MasterDown, _)]));
+        let a = acts(i.handle(ev(HIGH, right), ms(3)));
+        assert!(a.is_empty());
+        assert_eq!(
+            i.deadline(Timer::MasterDown),
+            Some(ms(3) + i.master_down_interval())
+        );
     }
 
     #[test]
@@ -1774,9 +2745,13 @@ mod tests {
         i.handle(Event::Startup, ms(0));
         assert_eq!(
             i.handle(ev(LOW, advert(Version::V3, 200)), ms(1)),
-            vec![Action::Drop(DropReason::NotAPeer)]
+            vec![Action::Drop {
+                src: LOW,
+                reason: DropReason::NotAPeer
+            }]
         );
-        assert_eq!(i.handle(ev(HIGH, advert(Version::V3, 200)), ms(1)).len(), 1);
+        i.handle(ev(HIGH, advert(Version::V3, 200)), ms(1));
+        assert_eq!(i.stats().master, Some(HIGH));
     }
 
     #[test]
@@ -1786,26 +2761,25 @@ mod tests {
             addrs: vec!["192.0.2.99".parse().unwrap()],
             ..advert(Version::V3, 200)
         };
-        let a = i.handle(ev(HIGH, adv), ms(6000));
+        let a = acts(i.handle(ev(HIGH, adv), ms(6000)));
         assert_eq!(a[0], Action::AddressMismatch { src: HIGH });
         assert_eq!(i.state(), State::Backup);
         assert_eq!(i.stats().address_mismatches, 1);
         // Order on the wire does not matter.
         let mut p = params(Version::V3, 100);
         p.vips = vec![
-            "192.0.2.100".parse().unwrap(),
-            "192.0.2.101".parse().unwrap(),
+            Vip::new("192.0.2.100".parse().unwrap(), 24),
+            Vip::new("192.0.2.101".parse().unwrap(), 24),
         ];
         let mut j = Instance::new(p.clone());
         j.handle(Event::Startup, ms(0));
         let adv = Advert {
-            addrs: p.vips.iter().rev().copied().collect(),
+            addrs: p.vips.iter().rev().map(|v| v.addr).collect(),
             ..advert(Version::V3, 200)
         };
-        assert!(!has(
-            &j.handle(ev(HIGH, adv), ms(1)),
-            &Action::AddressMismatch { src: HIGH }
-        ));
+        assert!(!j
+            .handle(ev(HIGH, adv), ms(1))
+            .contains(&Action::AddressMismatch { src: HIGH }));
     }
 
     #[test]
@@ -1827,6 +2801,21 @@ mod tests {
             );
         }
         assert_eq!(i.stats().checksum_forms.get(&HIGH), Some(&(1, 2)));
+        let peers = i.report().peers;
+        assert_eq!(peers.len(), 1);
+        assert_eq!(peers[0].adverts, 3);
+        assert_eq!(peers[0].checksum, ChecksumForm::PseudoHeader);
+    }
+
+    #[test]
+    fn peers_are_bounded() {
+        let mut i = started(Version::V3, 100);
+        for n in 0..(MAX_PEERS as u32 + 10) {
+            let src = IpAddr::V4(Ipv4Addr::from(0xc000_0300 + n));
+            i.handle(ev(src, advert(Version::V3, 50)), ms(u64::from(n)));
+        }
+        assert_eq!(i.report().peers.len(), MAX_PEERS);
+        assert!(i.stats().checksum_forms.len() <= MAX_PEERS);
     }
 
     #[test]
@@ -1836,9 +2825,11 @@ mod tests {
         let mut i = Instance::new(p.clone());
         i.handle(Event::Startup, ms(0));
         i.handle(ev(LOW, advert(Version::V3, 100)), ms(1000));
+        assert!(i.deadline(Timer::PreemptDelay).is_some());
         p.preempt = false;
         let a = i.handle(Event::Reconfigure(p), ms(1500));
-        assert_eq!(a, vec![Action::CancelTimer(Timer::PreemptDelay)]);
+        assert!(a.is_empty(), "{a:?}");
+        assert_eq!(i.deadline(Timer::PreemptDelay), None);
     }
 
     #[test]
@@ -1846,15 +2837,12 @@ mod tests {
         let mut i = started(Version::V2, 100);
         let a = i.handle(Event::LinkDown, ms(10));
         assert_eq!(
-            a,
-            vec![
-                Action::Transition {
-                    from: State::Backup,
-                    to: State::Fault,
-                    reason: "interface down".into()
-                },
-                Action::CancelTimer(Timer::MasterDown)
-            ]
+            acts(a),
+            vec![Action::Transition {
+                from: State::Backup,
+                to: State::Fault,
+                reason: Reason::Fault(FaultCause::InterfaceDown),
+            }]
         );
         assert_eq!(i.deadline(Timer::MasterDown), None);
     }
@@ -1862,23 +2850,18 @@ mod tests {
     #[test]
     fn events_before_startup_are_only_recorded() {
         let mut i = Instance::new(params(Version::V3, 100));
-        assert!(i
-            .handle(
-                Event::Track {
-                    delta: 20,
-                    fault: false
-                },
-                ms(0)
-            )
-            .is_empty());
+        assert_eq!(
+            i.handle(track(20, false), ms(0)),
+            vec![Action::StatusChanged]
+        );
         assert!(i.handle(Event::LinkUp, ms(0)).is_empty());
         assert!(i.handle(Event::Timer(Timer::MasterDown), ms(0)).is_empty());
         assert_eq!(i.state(), State::Initialize);
         assert_eq!(i.effective_priority(), 120);
-        let a = i.handle(Event::Startup, ms(0));
+        i.handle(Event::Startup, ms(0));
         // Skew uses the effective priority: (256 - 120) / 256 s.
         let mdi = Duration::from_secs(3) + Duration::from_nanos(136 * 1_000_000_000 / 256);
-        assert!(has(&a, &Action::ArmTimer(Timer::MasterDown, ms(0) + mdi)));
+        assert_eq!(i.deadline(Timer::MasterDown), Some(ms(0) + mdi));
     }
 
     #[test]
@@ -1889,5 +2872,10 @@ mod tests {
         assert_eq!(s.transitions, 2);
         assert_eq!(s.became_master, 1);
         assert_eq!(s.adverts_sent, 2);
+        let last = i.report().last_transition.expect("one");
+        assert_eq!(
+            (last.from, last.to, last.at),
+            (State::Backup, State::Master, ms(5000))
+        );
     }
 }

@@ -5,6 +5,8 @@
 
 pub mod instance;
 pub mod packet;
+pub mod reason;
 pub mod router;
 pub mod sync_group;
 pub mod time;
+pub mod track;

@@ -312,18 +312,29 @@ impl Version {
     }
 }
 
-/// Address family of an IP address, as far as the codec cares.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Family {
+/// Address family of an advert, a socket or an address.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// IPv4.
     V4,
+    /// IPv6.
     V6,
 }
 
 impl Family {
-    fn of(addr: &IpAddr) -> Family {
+    /// The family of an address.
+    pub fn of(addr: &IpAddr) -> Family {
         match addr {
             IpAddr::V4(_) => Family::V4,
             IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// The VRRP multicast group of this family (RFC 9568 section 5.1.1.2 / 5.1.2.2).
+    pub fn group(self) -> IpAddr {
+        match self {
+            Family::V4 => IpAddr::V4(MULTICAST_V4),
+            Family::V6 => IpAddr::V6(MULTICAST_V6),
         }
     }
 
@@ -335,7 +346,12 @@ impl Family {
     }
 }
 
-/// Length of a whole message of this version and family with `count` addresses.
+/// Whether `a` is an IPv6 link-local unicast address (fe80::/10), the only source
+/// an IPv6 advert may have (RFC 9568 section 5.1.2.1).
+pub fn is_link_local(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xffc0) == 0xfe80
+}
+
 fn message_len(version: Version, family: Family, count: usize) -> usize {
     let trailer = match version {
         Version::V2 => AUTH_DATA_LEN,
@@ -379,7 +395,7 @@ pub fn encode(
             }
             // RFC 3768 5.3.7: whole seconds in 8 bits, and 0 would stall every peer.
             let cs = advert.interval_cs;
-            if cs == 0 || cs > MAX_V2_INTERVAL_CS || cs % 100 != 0 {
+            if cs == 0 || cs > MAX_V2_INTERVAL_CS || !cs.is_multiple_of(100) {
                 return Err(out_of_range());
             }
             let auth_type = advert.auth.as_ref().map_or(AUTH_TYPE_NONE, Auth::type_code);

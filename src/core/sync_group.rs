@@ -18,6 +18,7 @@
 use std::collections::BTreeSet;
 
 use super::instance::{Event, State, SyncCommand};
+use super::reason::{GroupReason, Reason, SyncReason};
 
 /// A change of the group's state, for group-level hooks and logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,8 +27,8 @@ pub struct GroupTransition {
     pub from: State,
     /// New group state.
     pub to: State,
-    /// Human-readable reason (the member transition that caused it).
-    pub reason: String,
+    /// The member transition that caused it.
+    pub reason: GroupReason,
 }
 
 /// What the shell must do after a member transition.
@@ -80,6 +81,11 @@ impl SyncGroup {
         self.state
     }
 
+    /// Whether this group holds `member` in Fault.
+    pub fn holds(&self, member: &str) -> bool {
+        self.held.contains(member)
+    }
+
     /// A member moved from `from` to `to` for `reason`; `forced` when this group's
     /// command caused it. `state_of` gives every member's current state (after the move).
     pub fn on_transition(
@@ -88,20 +94,24 @@ impl SyncGroup {
         from: State,
         to: State,
         forced: bool,
-        reason: &str,
+        reason: &Reason,
         state_of: impl Fn(&str) -> State,
     ) -> SyncOutcome {
         let mut commands = Vec::new();
         if !forced && self.contains(member) {
             let command = match (from, to) {
-                (_, State::Master) => Some((SyncCommand::Master, "became MASTER")),
+                (_, State::Master) => Some(SyncCommand::Master),
                 // Only a fall from Master pushes the others; leaving Fault or
                 // Initialize for Backup is a fresh election, not a loss.
-                (State::Master, State::Backup) => Some((SyncCommand::Backup, "became BACKUP")),
+                (State::Master, State::Backup) => Some(SyncCommand::Backup),
                 _ => None,
             };
-            if let Some((command, what)) = command {
-                let reason = format!("sync group {}: {member} {what}", self.name);
+            if let Some(command) = command {
+                let reason = SyncReason::Follow {
+                    group: self.name.clone(),
+                    member: member.to_string(),
+                    to,
+                };
                 for other in self.members.iter().filter(|m| *m != member) {
                     commands.push((
                         other.clone(),
@@ -117,7 +127,11 @@ impl SyncGroup {
         let transition = (new_state != self.state).then(|| GroupTransition {
             from: self.state,
             to: new_state,
-            reason: format!("{member} {to}: {reason}"),
+            reason: GroupReason {
+                member: member.to_string(),
+                to,
+                reason: reason.clone(),
+            },
         });
         self.state = new_state;
         SyncOutcome {
@@ -142,7 +156,10 @@ impl SyncGroup {
                         member.clone(),
                         Event::Sync {
                             command: SyncCommand::Fault,
-                            reason: format!("sync group {}: {cause} is FAULT", self.name),
+                            reason: SyncReason::Held {
+                                group: self.name.clone(),
+                                cause: (*cause).clone(),
+                            },
                         },
                     ));
                 }
@@ -152,10 +169,9 @@ impl SyncGroup {
                         member.clone(),
                         Event::Sync {
                             command: SyncCommand::Recover,
-                            reason: format!(
-                                "sync group {}: no other member is FAULT any more",
-                                self.name
-                            ),
+                            reason: SyncReason::Released {
+                                group: self.name.clone(),
+                            },
                         },
                     ));
                 }

@@ -1,11 +1,15 @@
-//! The daemon: a tokio event loop driving the pure core and carrying out its actions.
+//! The daemon: the I/O shell around the pure core.
 //!
-//! All protocol decisions live in [`crate::core`]; this module only translates
-//! between the world (sockets, rtnetlink, signals, the clock) and core events
-//! and actions.
+//! Data flows one way: the [`engine`] turns inputs (packets, link and address events,
+//! tracking, completions, signals) into core events, and the core's outputs into
+//! effects on the [`ports`]; the [`live`] loop supplies real inputs and real ports.
+//! All protocol decisions live in [`crate::core`].
 
-mod event_loop;
-mod reload;
+pub mod engine;
+pub mod host;
+mod live;
+pub mod ports;
+pub mod reload;
 mod setup;
 pub mod status;
 
@@ -15,7 +19,7 @@ use std::process::ExitCode;
 use crate::config::Config;
 use crate::net::NetError;
 
-pub use setup::params_for;
+pub use setup::{params_for, vips_of};
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +62,7 @@ pub fn run(config_path: PathBuf, config: Config, log_level: tracing::Level) -> E
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(event_loop::run(config_path, config)) {
+    match rt.block_on(live::run(config_path, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -1,10 +1,9 @@
 //! Translating configured instances into core parameters and resolved interfaces.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use crate::config;
-use crate::core::instance::Params;
+use crate::core::instance::{Params, Vip, DEFAULT_GARP_DELAY};
 use crate::core::packet::Version;
 
 /// Core parameters for a configured instance whose primary address is `primary`.
@@ -16,12 +15,6 @@ pub fn params_for(cfg: &config::Instance, primary: IpAddr) -> Params {
         // v2 carries whole seconds.
         interval_cs = (interval_cs / 100).clamp(1, 255) * 100;
     }
-    let auth = cfg.authentication.as_deref().map(|pw| {
-        let mut buf = [0u8; 8];
-        let n = pw.len().min(8);
-        buf[..n].copy_from_slice(&pw.as_bytes()[..n]);
-        buf
-    });
     Params {
         name: cfg.name.clone(),
         vrid: cfg.vrid,
@@ -31,22 +24,36 @@ pub fn params_for(cfg: &config::Instance, primary: IpAddr) -> Params {
         preempt: cfg.preempt,
         preempt_delay: cfg.preempt_delay,
         accept: cfg.accept,
-        auth,
-        vips: cfg.virtual_ips.iter().map(|v| v.addr).collect(),
+        auth: cfg.auth_bytes(),
+        vips: vips_of(cfg),
         primary,
         unicast_peers: cfg.unicast_peers.clone(),
+        garp_repeat: cfg.garp_repeat,
+        garp_delay: DEFAULT_GARP_DELAY,
         garp_refresh: cfg.garp_refresh,
+        checksum: cfg.v3_checksum,
     }
 }
 
-/// keepalived's `garp_master_delay` default: a second burst this long after becoming Master.
-pub const GARP_SECOND_BURST: Duration = Duration::from_secs(5);
+/// The configured VIPs as the core takes them.
+pub fn vips_of(cfg: &config::Instance) -> Vec<Vip> {
+    cfg.virtual_ips
+        .iter()
+        .map(|v| Vip {
+            addr: v.addr,
+            prefix: v.prefix,
+            dev: v.dev.clone(),
+            label: v.label.clone(),
+        })
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{Hooks, Instance, VirtualIp};
     use crate::core::packet::ChecksumMode;
+    use std::time::Duration;
 
     fn inst() -> Instance {
         Instance {
@@ -88,8 +95,13 @@ mod tests {
         assert_eq!(p.auth, Some(*b"secret\0\0"));
         assert_eq!(
             p.vips,
-            vec!["192.0.2.200".parse::<IpAddr>().expect("literal")]
+            vec![Vip::new(
+                "192.0.2.200".parse::<IpAddr>().expect("literal"),
+                24
+            )]
         );
+        assert_eq!(p.garp_repeat, 5);
+        assert_eq!(p.garp_delay, DEFAULT_GARP_DELAY);
         assert_eq!(p.primary, primary);
         let mut v3 = inst();
         v3.version = Version::V3;

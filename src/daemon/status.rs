@@ -26,6 +26,24 @@ pub struct InstanceStatus {
     pub master: Option<String>,
 }
 
+/// What the daemon publishes about its instances, whenever it changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// One entry per configured instance, in configuration order.
+    pub instances: Vec<InstanceStatus>,
+}
+
+impl Snapshot {
+    /// One line for systemd's STATUS=: "VI_1 MASTER prio 100, VI_2 BACKUP prio 90".
+    pub fn summary(&self) -> String {
+        crate::sdnotify::summary(
+            self.instances
+                .iter()
+                .map(|i| (i.instance.as_str(), i.state.as_str(), i.priority)),
+        )
+    }
+}
+
 /// The directory of the state files: `$VRRP_HA_STATE_DIR` or [`DEFAULT_DIR`].
 pub fn state_dir() -> PathBuf {
     std::env::var_os("VRRP_HA_STATE_DIR")
@@ -41,6 +59,52 @@ pub fn state_file(config_path: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "vrrp-ha".into());
     dir.join(format!("{stem}.state"))
+}
+
+/// Where drained instances are remembered across restarts and reboots:
+/// `$VRRP_HA_DRAIN_DIR` or [`DRAIN_DIR`].
+pub fn drain_file(config_path: &Path) -> PathBuf {
+    let dir = std::env::var_os("VRRP_HA_DRAIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DRAIN_DIR));
+    let stem = config_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "vrrp-ha".into());
+    dir.join(format!("{stem}.drained"))
+}
+
+/// Default directory of the drain files (the unit's StateDirectory).
+pub const DRAIN_DIR: &str = "/var/lib/vrrp-ha";
+
+/// The drained instances recorded in `path` (none when it does not exist).
+pub fn read_drains(path: &Path) -> io::Result<Vec<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Record the drained instances (the file goes away when there are none).
+pub fn write_drains(path: &Path, drained: &[String]) -> io::Result<()> {
+    if drained.is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("drained.tmp");
+    std::fs::write(&tmp, drained.join("\n") + "\n")?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Render the state file's content.

@@ -30,6 +30,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::model::{HookAction, Hooks};
+use crate::core::instance::State;
 use systemd::{SystemdClient, UnitVerb};
 
 /// Whether a transition belongs to an instance or to a sync group.
@@ -57,6 +58,58 @@ impl fmt::Display for Scope {
     }
 }
 
+/// A state as hooks name it: keepalived's words, with STOP for a stopped instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HookState {
+    /// Not started yet (only ever a previous state).
+    Init,
+    /// MASTER.
+    Master,
+    /// BACKUP.
+    Backup,
+    /// FAULT.
+    Fault,
+    /// Stopped after running (keepalived's STOP).
+    Stop,
+}
+
+impl HookState {
+    /// keepalived's spelling: `MASTER`, `BACKUP`, `FAULT`, `STOP`, `INIT`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HookState::Init => "INIT",
+            HookState::Master => "MASTER",
+            HookState::Backup => "BACKUP",
+            HookState::Fault => "FAULT",
+            HookState::Stop => "STOP",
+        }
+    }
+
+    /// The hook name of a core state reached by a transition: Initialize after running is STOP.
+    pub fn entered(state: State) -> HookState {
+        match state {
+            State::Initialize => HookState::Stop,
+            State::Backup => HookState::Backup,
+            State::Master => HookState::Master,
+            State::Fault => HookState::Fault,
+        }
+    }
+
+    /// The hook name of a core state left by a transition (Initialize is INIT).
+    pub fn left(state: State) -> HookState {
+        match state {
+            State::Initialize => HookState::Init,
+            other => HookState::entered(other),
+        }
+    }
+}
+
+impl fmt::Display for HookState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One state change of an instance or group, with the actions it triggers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transition {
@@ -64,10 +117,10 @@ pub struct Transition {
     pub scope: Scope,
     /// Instance or group name.
     pub name: String,
-    /// New state: "MASTER", "BACKUP", "FAULT" or "STOP".
-    pub state: &'static str,
-    /// Previous state, same spelling as `state` (passed through as given).
-    pub prev_state: &'static str,
+    /// New state.
+    pub state: HookState,
+    /// Previous state.
+    pub prev_state: HookState,
     /// Effective priority at the transition.
     pub priority: u8,
     /// VRID; `None` for a group.
@@ -88,8 +141,8 @@ impl Transition {
         let vrid = self.vrid.map(|v| v.to_string()).unwrap_or_default();
         [
             ("VRRP_INSTANCE", self.name.clone()),
-            ("VRRP_STATE", self.state.to_string()),
-            ("VRRP_PREV_STATE", self.prev_state.to_string()),
+            ("VRRP_STATE", self.state.as_str().to_string()),
+            ("VRRP_PREV_STATE", self.prev_state.as_str().to_string()),
             ("VRRP_PRIORITY", self.priority.to_string()),
             ("VRRP_VRID", vrid),
             ("VRRP_VIPS", self.vips.join(" ")),
@@ -106,7 +159,7 @@ impl Transition {
             path.to_string_lossy().into_owned(),
             self.scope.as_str().to_string(),
             self.name.clone(),
-            self.state.to_string(),
+            self.state.as_str().to_string(),
             self.priority.to_string(),
         ]
     }
@@ -117,14 +170,14 @@ impl Transition {
     }
 }
 
-/// The configured list for `state` ("MASTER", "BACKUP", "FAULT", "STOP"); empty for any other.
-pub fn list_for<'h>(hooks: &'h Hooks, state: &str) -> &'h [HookAction] {
+/// The configured list for `state`; empty for INIT.
+pub fn list_for(hooks: &Hooks, state: HookState) -> &[HookAction] {
     match state {
-        "MASTER" => &hooks.on_master,
-        "BACKUP" => &hooks.on_backup,
-        "FAULT" => &hooks.on_fault,
-        "STOP" => &hooks.on_stop,
-        _ => &[],
+        HookState::Master => &hooks.on_master,
+        HookState::Backup => &hooks.on_backup,
+        HookState::Fault => &hooks.on_fault,
+        HookState::Stop => &hooks.on_stop,
+        HookState::Init => &[],
     }
 }
 
@@ -197,7 +250,7 @@ impl Runner {
         let st = keys.entry(key.clone()).or_default();
         st.submitted += 1;
         tracing::debug!(
-            VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state,
+            VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state.as_str(),
             "queued {} actions for {} {} {}", t.steps(), t.scope, t.name, t.state
         );
         st.queue.push_back((st.submitted, t));
@@ -238,9 +291,9 @@ impl Shared {
         let st = keys.get_mut(key)?;
         while st.queue.len() > 1 {
             if let Some((gen, old)) = st.queue.pop_front() {
-                let newer = st.queue.back().map(|(_, t)| t.state).unwrap_or("");
+                let newer = st.queue.back().map_or("", |(_, t)| t.state.as_str());
                 tracing::info!(
-                    VRRP_INSTANCE = %old.name, VRRP_ACTIONS = old.state,
+                    VRRP_INSTANCE = %old.name, VRRP_ACTIONS = old.state.as_str(),
                     "{} {}: skipped {} stale actions of {} list, superseded by {}",
                     old.scope, old.name, old.steps(), old.state, newer
                 );
@@ -257,7 +310,7 @@ impl Shared {
     }
 
     /// The state of the newest queued transition for `key`, if one is waiting.
-    fn superseded_by(&self, key: &Key) -> Option<&'static str> {
+    fn superseded_by(&self, key: &Key) -> Option<HookState> {
         self.lock()
             .get(key)
             .and_then(|st| st.queue.back().map(|(_, t)| t.state))
@@ -274,7 +327,7 @@ impl Shared {
         let env = t.env();
         let total = t.steps();
         tracing::info!(
-            VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state,
+            VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state.as_str(),
             "{} {}: {} -> {}, running {} actions", t.scope, t.name, t.prev_state, t.state, total
         );
         let notify = t.notify.iter().map(Step::Notify);
@@ -282,7 +335,7 @@ impl Shared {
         for (i, step) in steps.enumerate() {
             if let Some(newer) = self.superseded_by(key) {
                 tracing::info!(
-                    VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state,
+                    VRRP_INSTANCE = %t.name, VRRP_ACTIONS = t.state.as_str(),
                     "{} {}: skipped {} stale actions of {} list, superseded by {}",
                     t.scope, t.name, total - i, t.state, newer
                 );
@@ -338,11 +391,23 @@ mod tests {
             on_fault: vec![HookAction::Stop("f".into())],
             on_stop: vec![HookAction::Stop("s".into())],
         };
-        assert_eq!(list_for(&hooks, "MASTER"), [HookAction::Start("m".into())]);
-        assert_eq!(list_for(&hooks, "BACKUP"), [HookAction::Stop("b".into())]);
-        assert_eq!(list_for(&hooks, "FAULT"), [HookAction::Stop("f".into())]);
-        assert_eq!(list_for(&hooks, "STOP"), [HookAction::Stop("s".into())]);
-        assert!(list_for(&hooks, "INIT").is_empty());
+        assert_eq!(
+            list_for(&hooks, HookState::Master),
+            [HookAction::Start("m".into())]
+        );
+        assert_eq!(
+            list_for(&hooks, HookState::Backup),
+            [HookAction::Stop("b".into())]
+        );
+        assert_eq!(
+            list_for(&hooks, HookState::Fault),
+            [HookAction::Stop("f".into())]
+        );
+        assert_eq!(
+            list_for(&hooks, HookState::Stop),
+            [HookAction::Stop("s".into())]
+        );
+        assert!(list_for(&hooks, HookState::Init).is_empty());
     }
 
     #[test]
@@ -350,8 +415,8 @@ mod tests {
         let t = Transition {
             scope: Scope::Group,
             name: "G".into(),
-            state: "BACKUP",
-            prev_state: "MASTER",
+            state: HookState::Backup,
+            prev_state: HookState::Master,
             priority: 90,
             vrid: None,
             vips: vec!["192.0.2.1/24".into(), "192.0.2.2/24".into()],

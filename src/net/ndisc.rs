@@ -1,76 +1,71 @@
 //! Unsolicited neighbour advertisements (RFC 4861 section 7.2.6) for IPv6 VIPs.
 //!
-//! Built by hand as a whole Ethernet frame so the source MAC can be the virtual
-//! MAC with `use-vmac`, and sent over the same AF_PACKET socket as ARP.
+//! Built as a whole Ethernet frame (pnet's packet types) so the source MAC can be the
+//! virtual MAC with `use-vmac`, and sent over the same AF_PACKET socket as ARP.
 
 use std::net::Ipv6Addr;
+
+use pnet_base::MacAddr;
+use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
+use pnet_packet::icmpv6::ndp::{
+    MutableNeighborAdvertPacket, NdpOption, NdpOptionTypes, NeighborAdvertFlags,
+};
+use pnet_packet::icmpv6::{self, Icmpv6Packet, Icmpv6Types};
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv6::MutableIpv6Packet;
 
 /// The all-nodes group the advertisement goes to.
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 /// The Ethernet multicast MAC of ff02::1.
 pub const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 
-const ICMPV6: u8 = 58;
-const NA_TYPE: u8 = 136;
-/// Override flag: replace what neighbours cached for the VIP.
-const FLAG_OVERRIDE: u8 = 0x20;
 /// Length of NA (24) plus the target link-layer address option (8).
 const NA_LEN: usize = 32;
+const ETH_LEN: usize = 14;
+const IPV6_LEN: usize = 40;
+/// Receivers ignore neighbour discovery with any other hop limit (RFC 4861 section 7.1.2).
+const ND_HOP_LIMIT: u8 = 255;
 
-/// The ICMPv6 checksum over the IPv6 pseudo-header and `msg` (with its checksum field zero).
-pub fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut add = |bytes: &[u8]| {
-        for chunk in bytes.chunks(2) {
-            let word = if chunk.len() == 2 {
-                u16::from_be_bytes([chunk[0], chunk[1]])
-            } else {
-                u16::from_be_bytes([chunk[0], 0])
-            };
-            sum += u32::from(word);
-        }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&(msg.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, ICMPV6]);
-    add(msg);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// Build an unsolicited NA frame for `vip` owned by `mac` (source = the VIP, as keepalived sends).
+/// Build an unsolicited NA frame for `vip` owned by `mac` (source = the VIP, as keepalived
+/// sends), with the override flag so neighbours replace what they cached.
 pub fn build_unsolicited_na(mac: [u8; 6], vip: Ipv6Addr) -> Vec<u8> {
-    let mut icmp = [0u8; NA_LEN];
-    icmp[0] = NA_TYPE;
-    icmp[4] = FLAG_OVERRIDE;
-    icmp[8..24].copy_from_slice(&vip.octets());
-    icmp[24] = 2; // option: target link-layer address
-    icmp[25] = 1; // length in units of 8 bytes
-    icmp[26..32].copy_from_slice(&mac);
-    let ck = icmpv6_checksum(&vip, &ALL_NODES, &icmp);
-    icmp[2..4].copy_from_slice(&ck.to_be_bytes());
-
-    let mut f = Vec::with_capacity(14 + 40 + NA_LEN);
-    f.extend_from_slice(&ALL_NODES_MAC);
-    f.extend_from_slice(&mac);
-    f.extend_from_slice(&[0x86, 0xdd]);
-    f.extend_from_slice(&[0x60, 0, 0, 0]); // version 6, no traffic class or flow label
-    f.extend_from_slice(&(NA_LEN as u16).to_be_bytes());
-    f.push(ICMPV6);
-    f.push(255); // hop limit: receivers ignore ND with anything else
-    f.extend_from_slice(&vip.octets());
-    f.extend_from_slice(&ALL_NODES.octets());
-    f.extend_from_slice(&icmp);
-    f
+    let mut frame = vec![0u8; ETH_LEN + IPV6_LEN + NA_LEN];
+    let (eth_part, rest) = frame.split_at_mut(ETH_LEN);
+    let (ip_part, icmp_part) = rest.split_at_mut(IPV6_LEN);
+    // The builders only fail on a short buffer; the sizes are fixed above.
+    if let Some(mut na) = MutableNeighborAdvertPacket::new(icmp_part) {
+        na.set_icmpv6_type(Icmpv6Types::NeighborAdvert);
+        na.set_flags(NeighborAdvertFlags::Override);
+        na.set_target_addr(vip);
+        na.set_options(&[NdpOption {
+            option_type: NdpOptionTypes::TargetLLAddr,
+            length: 1,
+            data: mac.to_vec(),
+        }]);
+    }
+    let checksum = Icmpv6Packet::new(icmp_part).map(|p| icmpv6::checksum(&p, &vip, &ALL_NODES));
+    if let (Some(ck), Some(mut na)) = (checksum, MutableNeighborAdvertPacket::new(icmp_part)) {
+        na.set_checksum(ck);
+    }
+    if let Some(mut ip) = MutableIpv6Packet::new(ip_part) {
+        ip.set_version(6);
+        ip.set_payload_length(NA_LEN as u16);
+        ip.set_next_header(IpNextHeaderProtocols::Icmpv6);
+        ip.set_hop_limit(ND_HOP_LIMIT);
+        ip.set_source(vip);
+        ip.set_destination(ALL_NODES);
+    }
+    if let Some(mut eth) = MutableEthernetPacket::new(eth_part) {
+        eth.set_destination(MacAddr::from(ALL_NODES_MAC));
+        eth.set_source(MacAddr::from(mac));
+        eth.set_ethertype(EtherTypes::Ipv6);
+    }
+    frame
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pnet_packet::icmpv6::Icmpv6Packet;
 
     #[test]
     fn na_frame_layout() {
@@ -96,14 +91,31 @@ mod tests {
     }
 
     #[test]
-    fn na_checksum_matches_pnet() {
+    fn na_checksum_verifies() {
         let mac = [0x00, 0x00, 0x5e, 0x00, 0x02, 0x33];
         let vip: Ipv6Addr = "2001:db8::200".parse().expect("literal");
         let f = build_unsolicited_na(mac, vip);
-        let pkt = Icmpv6Packet::new(&f[54..]).expect("long enough");
-        let ours = u16::from_be_bytes([f[56], f[57]]);
-        assert_eq!(ours, pnet_packet::icmpv6::checksum(&pkt, &vip, &ALL_NODES));
-        // A correct checksum sums the whole message to zero.
-        assert_eq!(icmpv6_checksum(&vip, &ALL_NODES, &f[54..]), 0);
+        let mut zeroed = f[54..].to_vec();
+        zeroed[2] = 0;
+        zeroed[3] = 0;
+        let pkt = Icmpv6Packet::new(&zeroed).expect("long enough");
+        let want = icmpv6::checksum(&pkt, &vip, &ALL_NODES);
+        assert_eq!(u16::from_be_bytes([f[56], f[57]]), want);
+        // An independent one's-complement sum over pseudo-header and message is zero.
+        let mut sum: u32 = 0;
+        let mut add = |b: &[u8]| {
+            for c in b.chunks(2) {
+                sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+            }
+        };
+        add(&vip.octets());
+        add(&ALL_NODES.octets());
+        add(&(NA_LEN as u32).to_be_bytes());
+        add(&[0, 0, 0, 58]);
+        add(&f[54..]);
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        assert_eq!(sum, 0xffff);
     }
 }

@@ -1,6 +1,6 @@
 //! rtnetlink: interface lookup, virtual addresses, macvlans, and link/address events.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use futures_util::stream::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::NetlinkPayload;
@@ -52,19 +52,19 @@ pub enum NetEvent {
         /// Interface name.
         name: String,
     },
-    /// An address was added.
+    /// An address was added, or its flags changed (an IPv6 address leaving DAD).
     AddrAdded {
         /// Interface index.
         index: u32,
-        /// The address.
-        addr: IpAddr,
+        /// The address and its flags.
+        info: AddrInfo,
     },
     /// An address was removed.
     AddrRemoved {
         /// Interface index.
         index: u32,
-        /// The address.
-        addr: IpAddr,
+        /// The address and its flags.
+        info: AddrInfo,
     },
 }
 
@@ -164,6 +164,33 @@ impl Netlink {
         }
     }
 
+    /// Every link and every address of the namespace, in the kernel's order.
+    pub async fn dump(&self) -> Result<(Vec<LinkInfo>, Vec<(u32, AddrInfo)>), NetError> {
+        let links: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl_err("list links"))?;
+        let addrs: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl_err("list addresses"))?;
+        Ok((
+            links.iter().map(link_info).collect(),
+            addrs
+                .iter()
+                .filter_map(|m| addr_info(m).map(|a| (m.header.index, a)))
+                .collect(),
+        ))
+    }
+
     /// All addresses on an interface, in the kernel's order.
     pub async fn addresses(&self, index: u32) -> Result<Vec<AddrInfo>, NetError> {
         let msgs: Vec<AddressMessage> = self
@@ -176,38 +203,6 @@ impl Netlink {
             .await
             .map_err(nl_err(format!("list addresses of interface #{index}")))?;
         Ok(msgs.iter().filter_map(addr_info).collect())
-    }
-
-    /// The interface's primary IPv4 address, skipping `exclude` (our own VIPs).
-    pub async fn primary_v4(
-        &self,
-        index: u32,
-        exclude: &[IpAddr],
-    ) -> Result<Option<Ipv4Addr>, NetError> {
-        let addrs = self.addresses(index).await?;
-        Ok(addrs
-            .iter()
-            .filter(|a| !a.secondary && !exclude.contains(&a.addr))
-            .find_map(|a| match a.addr {
-                IpAddr::V4(v4) => Some(v4),
-                IpAddr::V6(_) => None,
-            }))
-    }
-
-    /// The interface's IPv6 link-local address (fe80::/10), skipping `exclude`.
-    pub async fn link_local_v6(
-        &self,
-        index: u32,
-        exclude: &[IpAddr],
-    ) -> Result<Option<Ipv6Addr>, NetError> {
-        let addrs = self.addresses(index).await?;
-        Ok(addrs
-            .iter()
-            .filter(|a| !exclude.contains(&a.addr))
-            .find_map(|a| match a.addr {
-                IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => Some(v6),
-                _ => None,
-            }))
     }
 
     /// Add an address; already present is success. IPv6 addresses skip DAD.
@@ -256,11 +251,6 @@ impl Netlink {
                 "remove {addr}/{prefix} from interface #{index}"
             ))(e)),
         }
-    }
-
-    /// Whether `addr` is currently on interface `index`.
-    pub async fn has_address(&self, index: u32, addr: IpAddr) -> Result<bool, NetError> {
-        Ok(self.addresses(index).await?.iter().any(|a| a.addr == addr))
     }
 
     /// Create a bridge-mode macvlan `name` over `parent` with `mac`, left down.
@@ -343,14 +333,16 @@ pub fn monitor() -> Result<mpsc::UnboundedReceiver<NetEvent>, NetError> {
                         name: i.name,
                     })
                 }
-                RouteNetlinkMessage::NewAddress(m) => addr_info(&m).map(|a| NetEvent::AddrAdded {
-                    index: m.header.index,
-                    addr: a.addr,
-                }),
-                RouteNetlinkMessage::DelAddress(m) => {
-                    addr_info(&m).map(|a| NetEvent::AddrRemoved {
+                RouteNetlinkMessage::NewAddress(m) => {
+                    addr_info(&m).map(|info| NetEvent::AddrAdded {
                         index: m.header.index,
-                        addr: a.addr,
+                        info,
+                    })
+                }
+                RouteNetlinkMessage::DelAddress(m) => {
+                    addr_info(&m).map(|info| NetEvent::AddrRemoved {
+                        index: m.header.index,
+                        info,
                     })
                 }
                 _ => None,

@@ -5,7 +5,7 @@
 
 use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::mem;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 
 use nix::sys::socket::{
@@ -17,46 +17,14 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockFilter, Socket, Typ
 use tokio::io::unix::AsyncFd;
 
 use super::NetError;
+use crate::core::packet::{Family, IPPROTO_VRRP, MULTICAST_V4, MULTICAST_V6, VRRP_TTL};
 
-/// IP protocol number of VRRP.
-pub const IPPROTO_VRRP: i32 = 112;
-/// The VRRP IPv4 multicast group.
-pub const MCAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// The VRRP IPv6 multicast group.
-pub const MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// Offset of the checksum in the VRRP header (for IPV6_CHECKSUM).
 const VRRP_CHECKSUM_OFFSET: libc::c_int = 6;
 /// Classic BPF `ret #k`: with k = 0 the filter accepts no packet.
 const BPF_RET_K: u16 = 0x06;
 /// Internetwork control precedence, as keepalived and the RFC's routers send.
 const TOS_INTERNETWORK_CONTROL: u32 = 0xc0;
-
-/// Address family of a socket.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// IPv4.
-    V4,
-    /// IPv6.
-    V6,
-}
-
-impl Family {
-    /// The family of an address.
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::V4,
-            IpAddr::V6(_) => Family::V6,
-        }
-    }
-
-    /// The VRRP multicast group of this family.
-    pub fn group(self) -> IpAddr {
-        match self {
-            Family::V4 => IpAddr::V4(MCAST_V4),
-            Family::V6 => IpAddr::V6(MCAST_V6),
-        }
-    }
-}
 
 /// One received VRRP packet with what the IP layer told us about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,9 +88,9 @@ fn set_v4_send_options(
     ifindex: u32,
     ctx: &dyn Fn(&str) -> String,
 ) -> Result<(), NetError> {
-    sock.set_multicast_ttl_v4(255)
+    sock.set_multicast_ttl_v4(u32::from(VRRP_TTL))
         .map_err(|e| NetError::io(ctx("IP_MULTICAST_TTL"), e))?;
-    sock.set_ttl_v4(255)
+    sock.set_ttl_v4(u32::from(VRRP_TTL))
         .map_err(|e| NetError::io(ctx("IP_TTL"), e))?;
     sock.set_tos_v4(TOS_INTERNETWORK_CONTROL)
         .map_err(|e| NetError::io(ctx("IP_TOS"), e))?;
@@ -136,11 +104,15 @@ impl VrrpSocket {
     /// Open the IPv4 VRRP socket on `ifname` (index `ifindex`) and join 224.0.0.18.
     pub fn open_v4(ifname: &str, ifindex: u32) -> Result<VrrpSocket, NetError> {
         let ctx = |what: &str| format!("IPv4 VRRP socket on {ifname}: {what}");
-        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
-            .map_err(|e| NetError::io(ctx("socket"), e))?;
+        let sock = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+        )
+        .map_err(|e| NetError::io(ctx("socket"), e))?;
         sock.bind_device(Some(ifname.as_bytes()))
             .map_err(|e| NetError::io(ctx("SO_BINDTODEVICE"), e))?;
-        sock.join_multicast_v4_n(&MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))
+        sock.join_multicast_v4_n(&MULTICAST_V4, &InterfaceIndexOrAddress::Index(ifindex))
             .map_err(|e| NetError::io(ctx("join 224.0.0.18"), e))?;
         set_v4_send_options(&sock, ifindex, &ctx)?;
         Self::finish(sock, Family::V4, ifname, ifindex)
@@ -149,16 +121,20 @@ impl VrrpSocket {
     /// Open the IPv6 VRRP socket on `ifname` (index `ifindex`) and join ff02::12.
     pub fn open_v6(ifname: &str, ifindex: u32) -> Result<VrrpSocket, NetError> {
         let ctx = |what: &str| format!("IPv6 VRRP socket on {ifname}: {what}");
-        let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
-            .map_err(|e| NetError::io(ctx("socket"), e))?;
+        let sock = Socket::new(
+            Domain::IPV6,
+            Type::RAW,
+            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+        )
+        .map_err(|e| NetError::io(ctx("socket"), e))?;
         let fd = sock.as_raw_fd();
         sock.bind_device(Some(ifname.as_bytes()))
             .map_err(|e| NetError::io(ctx("SO_BINDTODEVICE"), e))?;
-        sock.join_multicast_v6(&MCAST_V6, ifindex)
+        sock.join_multicast_v6(&MULTICAST_V6, ifindex)
             .map_err(|e| NetError::io(ctx("join ff02::12"), e))?;
-        sock.set_multicast_hops_v6(255)
+        sock.set_multicast_hops_v6(u32::from(VRRP_TTL))
             .map_err(|e| NetError::io(ctx("IPV6_MULTICAST_HOPS"), e))?;
-        sock.set_unicast_hops_v6(255)
+        sock.set_unicast_hops_v6(u32::from(VRRP_TTL))
             .map_err(|e| NetError::io(ctx("IPV6_UNICAST_HOPS"), e))?;
         sock.set_multicast_loop_v6(false)
             .map_err(|e| NetError::io(ctx("IPV6_MULTICAST_LOOP"), e))?;
@@ -183,8 +159,12 @@ impl VrrpSocket {
     /// macvlan (its source MAC is the virtual MAC) while the base interface's socket receives.
     pub fn open_sender_v4(ifname: &str, ifindex: u32) -> Result<VrrpSocket, NetError> {
         let ctx = |what: &str| format!("IPv4 VRRP send socket on {ifname}: {what}");
-        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
-            .map_err(|e| NetError::io(ctx("socket"), e))?;
+        let sock = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+        )
+        .map_err(|e| NetError::io(ctx("socket"), e))?;
         // A raw socket sees every protocol-112 packet of its device; this one only sends.
         sock.attach_filter(&[SockFilter::new(BPF_RET_K, 0, 0, 0)])
             .map_err(|e| NetError::io(ctx("SO_ATTACH_FILTER"), e))?;
@@ -402,8 +382,8 @@ mod tests {
         ];
         pkt.extend_from_slice(&[0x31, 51, 100, 1, 0, 100, 0, 0, 192, 0, 2, 200]);
         let r = parse_ipv4(&pkt).expect("valid header");
-        assert_eq!(r.src, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-        assert_eq!(r.dst, IpAddr::V4(MCAST_V4));
+        assert_eq!(r.src, IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(r.dst, IpAddr::V4(MULTICAST_V4));
         assert_eq!(r.ttl, 255);
         assert_eq!(r.payload.len(), 12);
         assert_eq!(r.payload[1], 51);

@@ -30,6 +30,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Script, TrackFile, TrackInterface, TrackScript};
+use crate::core::track::{Contribution, ItemState, TrackKind, Tracking};
 pub use script::{check_script, check_script_security, ScriptState, SecurityError};
 
 /// A change of one instance's tracking aggregate.
@@ -41,8 +42,21 @@ pub struct TrackUpdate {
     pub delta: i32,
     /// Whether something tracked puts the instance in Fault.
     pub fault: bool,
-    /// What changed, for the log and VRRP_REASON.
+    /// What changed, for the log.
     pub reason: String,
+    /// Each tracked item's part, for status and the core's reasons.
+    pub items: Vec<Contribution>,
+}
+
+impl TrackUpdate {
+    /// The aggregate as the core takes it.
+    pub fn tracking(&self) -> Tracking {
+        Tracking {
+            delta: self.delta,
+            fault: self.fault,
+            items: self.items.clone(),
+        }
+    }
 }
 
 /// What one instance tracks (the tracking part of a config `instance`).
@@ -110,9 +124,9 @@ struct ScriptSlot {
     generation: u64,
 }
 
-/// The current value of every source, shared by runners and the daemon.
+/// The current value of every tracked source, shared by the script tasks, the file watchers and the daemon.
 #[derive(Debug, Default)]
-struct State {
+struct Sources {
     instances: Vec<InstanceState>,
     scripts: HashMap<String, ScriptSlot>,
     files: HashMap<PathBuf, i64>,
@@ -126,32 +140,62 @@ enum Source<'a> {
     Interface(&'a str),
 }
 
-impl State {
+impl Sources {
     /// Computes an instance's (delta, fault) from the current source values.
     fn aggregate(&self, items: &[Item]) -> (i32, bool) {
-        let mut delta: i64 = 0;
-        let mut fault = false;
-        for item in items {
-            let (d, f) = match item {
-                Item::Script { name, weight } => {
-                    // A script without a slot has no definition: failing.
-                    let state = self.scripts.get(name).map_or(ScriptState::Bad, |s| s.state);
-                    script_contribution(state, *weight)
-                }
-                Item::Interface { name, weight } => {
-                    let up = self.links.get(name).copied().unwrap_or(false);
-                    interface_contribution(up, *weight)
-                }
-                Item::File { path, weight } => {
-                    let value = self.files.get(path).copied().unwrap_or(0);
-                    file_contribution(value, *weight)
-                }
-            };
-            delta += i64::from(d);
-            fault |= f;
-        }
+        let parts = self.contributions(items);
+        let delta: i64 = parts.iter().map(|c| i64::from(c.delta)).sum();
+        let fault = parts.iter().any(|c| c.fault);
         let delta = delta.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         (delta, fault)
+    }
+
+    /// Each item's part, from the current source values.
+    fn contributions(&self, items: &[Item]) -> Vec<Contribution> {
+        items
+            .iter()
+            .map(|item| {
+                let (kind, name, weight, state, (delta, fault)) = match item {
+                    Item::Script { name, weight } => {
+                        // A script without a slot has no definition: failing.
+                        let state = self.scripts.get(name).map_or(ScriptState::Bad, |s| s.state);
+                        let shown = match state {
+                            ScriptState::Init => ItemState::Init,
+                            ScriptState::Good => ItemState::Good,
+                            ScriptState::Bad => ItemState::Bad,
+                        };
+                        let part = script_contribution(state, *weight);
+                        (TrackKind::Script, name.clone(), *weight, shown, part)
+                    }
+                    Item::Interface { name, weight } => {
+                        let up = self.links.get(name).copied().unwrap_or(false);
+                        let shown = if up { ItemState::Up } else { ItemState::Down };
+                        let part = interface_contribution(up, *weight);
+                        (TrackKind::Interface, name.clone(), *weight, shown, part)
+                    }
+                    Item::File { path, weight } => {
+                        let value = self.files.get(path).copied().unwrap_or(0);
+                        let part = file_contribution(value, *weight);
+                        let name = path.display().to_string();
+                        (
+                            TrackKind::File,
+                            name,
+                            *weight,
+                            ItemState::Value(value),
+                            part,
+                        )
+                    }
+                };
+                Contribution {
+                    kind,
+                    name,
+                    weight,
+                    delta,
+                    fault,
+                    state,
+                }
+            })
+            .collect()
     }
 
     /// Re-aggregates the instances that track `source`; returns their updates.
@@ -185,11 +229,14 @@ impl State {
             return None;
         }
         inst.current = now;
+        let name = inst.name.clone();
+        let items = self.contributions(&self.instances[i].items);
         Some(TrackUpdate {
-            instance: inst.name.clone(),
+            instance: name,
             delta: now.0,
             fault: now.1,
             reason: reason.to_string(),
+            items,
         })
     }
 }
@@ -256,7 +303,7 @@ fn current_links() -> HashMap<String, bool> {
 }
 
 /// A running script runner and the definition it runs.
-struct Runner {
+struct ScriptTask {
     def: Script,
     task: JoinHandle<()>,
 }
@@ -264,9 +311,9 @@ struct Runner {
 /// Tracking for all instances; dropping it stops every runner and watcher (and kills
 /// any script still running).
 pub struct Tracker {
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<Sources>>,
     tx: UnboundedSender<TrackUpdate>,
-    runners: HashMap<String, Runner>,
+    runners: HashMap<String, ScriptTask>,
     watchers: HashMap<PathBuf, JoinHandle<()>>,
     generation: u64,
 }
@@ -282,7 +329,7 @@ impl Drop for Tracker {
     }
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+fn lock(state: &Mutex<Sources>) -> MutexGuard<'_, Sources> {
     // A panic while holding the lock cannot leave the tables inconsistent (each
     // update is a single assignment), so a poisoned lock is still usable.
     state.lock().unwrap_or_else(|e| e.into_inner())
@@ -312,7 +359,7 @@ impl Tracker {
     pub fn spawn_spec(spec: TrackSpec) -> (Tracker, UnboundedReceiver<TrackUpdate>) {
         let (tx, rx) = unbounded_channel();
         let mut tracker = Tracker {
-            state: Arc::new(Mutex::new(State::default())),
+            state: Arc::new(Mutex::new(Sources::default())),
             tx,
             runners: HashMap::new(),
             watchers: HashMap::new(),
@@ -490,6 +537,7 @@ impl Tracker {
                             delta: now.0,
                             fault: now.1,
                             reason: "configuration reloaded".to_string(),
+                            items: st.contributions(&st.instances[i].items),
                         });
                     }
                 }
@@ -510,7 +558,7 @@ impl Tracker {
                     generation,
                 ),
             ));
-            self.runners.insert(name, Runner { def, task });
+            self.runners.insert(name, ScriptTask { def, task });
         }
 
         let old_watchers: Vec<PathBuf> = self.watchers.keys().cloned().collect();
@@ -559,6 +607,19 @@ impl Tracker {
             .map_or((0, false), |i| i.current)
     }
 
+    /// The current aggregate of an instance with its parts (empty for an unknown name).
+    pub fn tracking(&self, instance: &str) -> Tracking {
+        let st = lock(&self.state);
+        st.instances
+            .iter()
+            .find(|i| i.name == instance)
+            .map_or_else(Tracking::default, |i| Tracking {
+                delta: i.current.0,
+                fault: i.current.1,
+                items: st.contributions(&i.items),
+            })
+    }
+
     /// The current state of every tracked script, by name (for status output).
     pub fn script_states(&self) -> Vec<(String, ScriptState)> {
         let st = lock(&self.state);
@@ -582,7 +643,7 @@ impl Tracker {
 
 /// What a script runner calls on a state change.
 fn script_callback(
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<Sources>>,
     tx: UnboundedSender<TrackUpdate>,
     name: String,
     generation: u64,
@@ -609,7 +670,7 @@ fn script_callback(
 
 /// What a file watcher calls on a value change.
 fn file_callback(
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<Sources>>,
     tx: UnboundedSender<TrackUpdate>,
     path: PathBuf,
 ) -> impl FnMut(i64) {
@@ -764,12 +825,12 @@ mod tests {
         assert!(!link_flags_up(running));
     }
 
-    fn state_with(items: Vec<Item>) -> State {
+    fn state_with(items: Vec<Item>) -> Sources {
         let slot = |state| ScriptSlot {
             state,
             generation: 1,
         };
-        State {
+        Sources {
             instances: vec![InstanceState {
                 name: "VI_1".into(),
                 items,
@@ -814,7 +875,8 @@ mod tests {
                 instance: "VI_1".into(),
                 delta: -7,
                 fault: true,
-                reason: "script b failing".into()
+                reason: "script b failing".into(),
+                items: st.contributions(&st.instances[0].items),
             }]
         );
         // No change, no update.

@@ -1,24 +1,22 @@
 //! Tracked scripts: run a health check's argv on a timer, off the event loop, and
 //! turn its exit codes into a good/bad state with keepalived's rise/fall hysteresis.
 //!
-//! Each run is a child process in its own process group, spawned on the blocking
-//! pool and awaited with tokio (never blocking the loop); at `timeout` the whole
-//! group gets SIGKILL at once (keepalived sends SIGTERM first; a health check needs
-//! no grace period) and the run counts as a failure. Runs start every `interval`
-//! from the first one at spawn; a run that overruns delays the next. Scripts that would run as root are refused when they, or
+//! Each run follows the common rules of [`crate::process`] (own process group, forked
+//! off the loop thread, the whole group killed at `timeout`); a timeout counts as a
+//! failure. Runs start every `interval` from the first one at spawn; a run that
+//! overruns delays the next. Scripts that would run as root are refused when they, or
 //! any directory above them, could be changed by a non-root user (keepalived's
 //! `enable_script_security`, always on here).
 
-use std::ffi::CString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::{Gid, Pid, Uid, User};
+use nix::unistd::Uid;
 
 use crate::config::Script;
+pub use crate::process::RunAs;
+use crate::process::{self, Outcome, Output, Spec, UserError};
 
 /// PATH used to resolve a bare `argv[0]` when the environment has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -53,17 +51,9 @@ pub enum SecurityError {
         /// What is wrong with it.
         why: String,
     },
-    /// `user` names no account.
-    #[error("unknown user `{0}`")]
-    UnknownUser(String),
-    /// The account database could not be read.
-    #[error("cannot look up user `{user}`: {source}")]
-    UserLookup {
-        /// The user name.
-        user: String,
-        /// The underlying error.
-        source: nix::Error,
-    },
+    /// `user` could not be resolved.
+    #[error(transparent)]
+    User(#[from] UserError),
 }
 
 /// Finds the file a program name refers to: names with a `/` are taken as they are,
@@ -153,45 +143,6 @@ fn check_component(script: &Path, path: &Path) -> Result<(), SecurityError> {
     Ok(())
 }
 
-/// The identity a script runs as, resolved once so nothing touches the account
-/// database between fork and exec.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunAs {
-    /// User name.
-    pub name: String,
-    /// User id.
-    pub uid: Uid,
-    /// Primary group.
-    pub gid: Gid,
-    /// Supplementary groups, as `initgroups` would set them.
-    pub groups: Vec<Gid>,
-}
-
-impl RunAs {
-    /// Resolves a user name into its uid, primary gid and supplementary groups.
-    pub fn lookup(name: &str) -> Result<Self, SecurityError> {
-        let user = User::from_name(name)
-            .map_err(|source| SecurityError::UserLookup {
-                user: name.to_string(),
-                source,
-            })?
-            .ok_or_else(|| SecurityError::UnknownUser(name.to_string()))?;
-        let cname = CString::new(name).map_err(|_| SecurityError::UnknownUser(name.to_string()))?;
-        let groups = nix::unistd::getgrouplist(&cname, user.gid).map_err(|source| {
-            SecurityError::UserLookup {
-                user: name.to_string(),
-                source,
-            }
-        })?;
-        Ok(RunAs {
-            name: name.to_string(),
-            uid: user.uid,
-            gid: user.gid,
-            groups,
-        })
-    }
-}
-
 /// A script ready to run: the resolved program, its argv and identity.
 #[derive(Clone, Debug)]
 pub struct Prepared {
@@ -241,104 +192,26 @@ pub fn check_script(script: &Script) -> Result<Prepared, SecurityError> {
     prepare(&script.exec, script.user.as_deref())
 }
 
-/// How one run of a script ended.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Exit status 0.
-    Success,
-    /// Non-zero exit status, or killed by a signal we did not send.
-    Failed(std::process::ExitStatus),
-    /// Still running at the timeout; its process group was killed.
-    TimedOut,
-    /// Could not be started (or waited for).
-    Error(std::io::Error),
-}
-
-impl Outcome {
-    /// Whether the run counts as a success.
-    pub fn is_success(&self) -> bool {
-        matches!(self, Outcome::Success)
-    }
-}
-
-/// Kills a process group when dropped, so a run abandoned half way (tracker shut
-/// down) leaves nothing behind.
-struct GroupGuard(Option<Pid>);
-
-impl GroupGuard {
-    fn kill(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            // ESRCH just means everything already exited.
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Runs a prepared script once: its own process group, stdin/stdout/stderr on
-/// /dev/null, systemd's notify variables removed, and the whole group killed at
-/// `timeout`.
-pub async fn run_once(prepared: &Prepared, timeout: Duration) -> Outcome {
-    let mut cmd = tokio::process::Command::new(&prepared.program);
-    if let Some(argv0) = prepared.argv.first() {
-        cmd.arg0(argv0);
-    }
-    cmd.args(prepared.argv.iter().skip(1))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("WATCHDOG_USEC")
-        .env_remove("WATCHDOG_PID")
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(run_as) = prepared.run_as.clone() {
-        // SAFETY: the closure runs between fork and exec and only makes the
-        // setgroups/setgid/setuid system calls on data resolved beforehand: no
-        // allocation, no locks, no account database.
-        unsafe {
-            cmd.pre_exec(move || {
-                nix::unistd::setgroups(&run_as.groups)?;
-                nix::unistd::setgid(run_as.gid)?;
-                nix::unistd::setuid(run_as.uid)?;
-                Ok(())
-            });
-        }
-    }
-    // fork+exec (and the wait for exec to succeed) happen on the blocking pool,
-    // never on the event loop thread.
-    let mut child = match tokio::task::spawn_blocking(move || cmd.spawn()).await {
-        Ok(Ok(child)) => child,
-        Ok(Err(e)) => return Outcome::Error(e),
-        Err(e) => return Outcome::Error(std::io::Error::other(e)),
+/// Runs a prepared script once by the common process rules ([`crate::process`]): output
+/// discarded, the whole group killed at `timeout`. Returns whether it succeeded and how
+/// it ended, in words.
+pub async fn run_once(prepared: &Prepared, timeout: Duration) -> (bool, String) {
+    let spec = Spec {
+        program: prepared.program.clone(),
+        argv: prepared.argv.clone(),
+        env: Vec::new(),
+        run_as: prepared.run_as.clone(),
+        timeout,
+        output: Output::Discard,
     };
-    let mut group = GroupGuard(
-        child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw),
-    );
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => {
-            // Leftover background children of a finished script are its own
-            // business (as in keepalived); only a timeout clears the group.
-            group.0 = None;
-            if status.success() {
-                Outcome::Success
-            } else {
-                Outcome::Failed(status)
-            }
-        }
-        Ok(Err(e)) => Outcome::Error(e),
-        Err(_) => {
-            group.kill();
-            let _ = child.wait().await;
-            Outcome::TimedOut
+    match process::run(spec).await {
+        Ok(Outcome::Exited(0)) => (true, "succeeded".to_string()),
+        Ok(Outcome::Exited(code)) => (false, format!("failed (exit status {code})")),
+        Ok(Outcome::Signaled(sig)) => (false, format!("failed (killed by signal {sig})")),
+        Ok(Outcome::Timeout) => (false, format!("timed out after {timeout:?}")),
+        Err(e) => {
+            tracing::warn!(program = %prepared.program.display(), "script could not run: {e}");
+            (false, format!("could not run: {e}"))
         }
     }
 }
@@ -466,7 +339,8 @@ pub async fn run_forever(
         if identity.is_none() {
             // Looked up until it resolves once, then kept for this definition.
             let user = script.user.clone();
-            let looked_up = off_loop(move || user.as_deref().map(RunAs::lookup).transpose()).await;
+            let looked_up =
+                off_loop(move || Ok(user.as_deref().map(RunAs::lookup).transpose()?)).await;
             match looked_up {
                 Ok(run_as) => identity = Some(run_as),
                 Err(e) => {
@@ -487,17 +361,7 @@ pub async fn run_forever(
         let (ok, detail) = match off_loop(move || prepare_as(&exec, run_as)).await {
             Ok(prepared) => {
                 last_error = None;
-                let outcome = run_once(&prepared, timeout).await;
-                let detail = match &outcome {
-                    Outcome::Success => "succeeded".to_string(),
-                    Outcome::Failed(status) => format!("failed ({status})"),
-                    Outcome::TimedOut => format!("timed out after {timeout:?}"),
-                    Outcome::Error(e) => format!("could not run: {e}"),
-                };
-                if let Outcome::Error(e) = &outcome {
-                    tracing::warn!(script = %script.name, "script could not run: {e}");
-                }
-                (outcome.is_success(), detail)
+                run_once(&prepared, timeout).await
             }
             Err(e) => {
                 let msg = e.to_string();

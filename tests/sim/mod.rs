@@ -18,9 +18,12 @@ use std::time::Duration;
 
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
-use vrrp_ha::core::instance::{effective_priority, Action, Event, Instance, Params, State, Timer};
-use vrrp_ha::core::packet::{Advert, Auth, ChecksumForm, Version};
+use vrrp_ha::core::instance::{
+    effective_priority, Action, Event, Instance, Params, State, Timer, Vip,
+};
+use vrrp_ha::core::packet::{Advert, Auth, ChecksumForm, ChecksumMode, Version};
 use vrrp_ha::core::time::Instant;
+use vrrp_ha::core::track::Tracking;
 
 /// How many trace lines a failure report shows.
 const TRACE_LINES: usize = 400;
@@ -205,6 +208,15 @@ fn addr(ipv6: bool, i: usize) -> IpAddr {
     }
 }
 
+/// The sum of weights and the weight-0 fault, as the tracker would report them.
+fn track(delta: i32, fault: bool) -> Event {
+    Event::Track(Tracking {
+        delta,
+        fault,
+        items: vec![],
+    })
+}
+
 fn ms(t: Instant) -> f64 {
     t.since_origin().as_nanos() as f64 / 1e6
 }
@@ -232,19 +244,16 @@ impl Sim {
                     preempt_delay: Duration::ZERO,
                     accept: false,
                     auth: None,
-                    vips: vec![vip],
+                    vips: vec![Vip::new(vip, if spec.ipv6 { 64 } else { 24 })],
                     primary: addr(spec.ipv6, i),
                     unicast_peers: vec![],
+                    garp_repeat: 1,
+                    garp_delay: Duration::ZERO,
                     garp_refresh: Duration::ZERO,
+                    checksum: ChecksumMode::PseudoHeader,
                 };
                 let mut inst = Instance::new(params.clone());
-                inst.handle(
-                    Event::Track {
-                        delta: r.delta,
-                        fault: false,
-                    },
-                    Instant::ZERO,
-                );
+                inst.handle(track(r.delta, false), Instant::ZERO);
                 Router {
                     inst,
                     addr: params.primary,
@@ -335,14 +344,8 @@ impl Sim {
         self.log(format!("{:>12.3} r{r} <- {}", ms(now), short(&ev)));
         for a in actions {
             match a {
-                Action::ArmTimer(timer, at) => {
-                    self.routers[r].timers.insert(timer, at);
-                    self.push(at.max(now), Item::Timer { router: r, timer });
-                }
-                Action::CancelTimer(timer) => {
-                    self.routers[r].timers.remove(&timer);
-                }
-                Action::SendAdvert { priority } => {
+                Action::Send(adv) => {
+                    let priority = adv.priority;
                     self.log(format!(
                         "{:>12.3} r{r} -> advert priority {priority}",
                         ms(now)
@@ -361,9 +364,26 @@ impl Sim {
                         to,
                     });
                 }
-                Action::Drop(why) => self.log(format!("{:>12.3} r{r} dropped: {why}", ms(now))),
-                Action::AddVips | Action::RemoveVips | Action::Announce => {}
-                Action::AddressMismatch { .. } => {}
+                Action::Drop { reason, .. } => {
+                    self.log(format!("{:>12.3} r{r} dropped: {reason}", ms(now)))
+                }
+                _ => {}
+            }
+        }
+        // The instance owns its timers: queue whatever deadline it has now.
+        for timer in Timer::ALL {
+            let at = self.routers[r].inst.deadline(timer);
+            if at == self.routers[r].timers.get(&timer).copied() {
+                continue;
+            }
+            match at {
+                Some(at) => {
+                    self.routers[r].timers.insert(timer, at);
+                    self.push(at.max(now), Item::Timer { router: r, timer });
+                }
+                None => {
+                    self.routers[r].timers.remove(&timer);
+                }
             }
         }
     }
@@ -380,7 +400,7 @@ impl Sim {
                     Version::V2 => Some(Auth::None([0; 8])),
                     Version::V3 => None,
                 },
-                addrs: p.vips.clone(),
+                addrs: p.vips.iter().map(|v| v.addr).collect(),
             }
         };
         for to in 0..self.routers.len() {
@@ -431,7 +451,7 @@ impl Sim {
                 rt.stopped = false;
                 rt.inst = Instance::new(rt.params.clone());
                 let (delta, fault, link) = (rt.delta, rt.track_fault, rt.link_up);
-                self.handle(r, Event::Track { delta, fault });
+                self.handle(r, track(delta, fault));
                 if !link {
                     self.handle(r, Event::LinkDown);
                 }
@@ -453,7 +473,7 @@ impl Sim {
                 self.routers[r].track_fault = fault;
                 if self.routers[r].alive {
                     let delta = self.routers[r].delta;
-                    self.handle(r, Event::Track { delta, fault });
+                    self.handle(r, track(delta, fault));
                 }
             }
             Op::Weight(r, delta) => {
@@ -467,7 +487,7 @@ impl Sim {
                 self.routers[r].delta = delta;
                 if self.routers[r].alive {
                     let fault = self.routers[r].track_fault;
-                    self.handle(r, Event::Track { delta, fault });
+                    self.handle(r, track(delta, fault));
                 }
             }
             Op::Partition(groups) => {

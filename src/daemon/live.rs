@@ -1,0 +1,556 @@
+//! The live daemon: the tokio loop around the [`Engine`], and the real [`Ports`].
+//!
+//! One loop receives everything (packets from one reader task per socket, netlink
+//! events, tracking updates, effect completions, the core's deadline, the watchdog
+//! tick, signals) and hands it to the engine with the time. The engine's slow work
+//! goes to one executor task that carries the effects out in order (netlink requests,
+//! announcement frames, handing hooks to their runner); status goes to a writer task
+//! that keeps only the latest snapshot. Nothing on the loop waits for any of them.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant as TokioInstant;
+use tracing::{debug, info, warn};
+
+use super::engine::Engine;
+use super::host::Host;
+use super::ports::{Completion, Effect, Input, Ports, SocketId};
+use super::status::{self, Snapshot};
+use super::DaemonError;
+use crate::config::Config;
+use crate::core::instance::Transmit;
+use crate::core::packet::Family;
+use crate::core::time::Instant as CoreInstant;
+use crate::hooks::{Runner, RunnerOptions};
+use crate::net::garp::L2Socket;
+use crate::net::netlink::{self, Netlink};
+use crate::net::socket::{Received, VrrpSocket};
+use crate::net::{vmac, NetError};
+use crate::sdnotify::{self, Notifier};
+use crate::track::Tracker;
+
+/// How long a clean shutdown waits for the effects, `on-stop` actions and `notify` scripts.
+const HOOKS_DRAIN: Duration = Duration::from_secs(30);
+/// How many received packets may wait for the loop before the readers block.
+const PACKET_QUEUE: usize = 256;
+
+/// Maps the core's clock (time since an origin) to tokio's.
+#[derive(Copy, Clone, Debug)]
+struct Clock {
+    origin: TokioInstant,
+}
+
+impl Clock {
+    fn now(self) -> CoreInstant {
+        CoreInstant::from_origin(TokioInstant::now().duration_since(self.origin))
+    }
+    fn to_tokio(self, at: CoreInstant) -> TokioInstant {
+        self.origin + at.since_origin()
+    }
+}
+
+/// The real ports: raw sockets, the effect executor, the status writer.
+struct LivePorts {
+    sockets: HashMap<SocketId, (Arc<VrrpSocket>, Option<tokio::task::AbortHandle>)>,
+    next: u32,
+    packets: mpsc::Sender<(SocketId, Received)>,
+    effects: mpsc::UnboundedSender<Effect>,
+    submitted: u64,
+    status: watch::Sender<Option<Snapshot>>,
+    /// Tracked interfaces' states, for the tracker the loop owns.
+    links: Vec<(String, bool)>,
+    /// Where drained instances are remembered.
+    drain_file: PathBuf,
+}
+
+impl LivePorts {
+    fn register(&mut self, sock: VrrpSocket, receive: bool) -> SocketId {
+        let id = SocketId(self.next);
+        self.next += 1;
+        let sock = Arc::new(sock);
+        let reader = receive.then(|| spawn_reader(id, sock.clone(), self.packets.clone()));
+        self.sockets.insert(id, (sock, reader));
+        id
+    }
+}
+
+impl Ports for LivePorts {
+    fn open_socket(
+        &mut self,
+        family: Family,
+        ifname: &str,
+        ifindex: u32,
+    ) -> Result<SocketId, NetError> {
+        let sock = VrrpSocket::open(family, ifname, ifindex)?;
+        Ok(self.register(sock, true))
+    }
+
+    fn open_sender(&mut self, ifname: &str, ifindex: u32) -> Result<SocketId, NetError> {
+        let sock = VrrpSocket::open_sender_v4(ifname, ifindex)?;
+        Ok(self.register(sock, false))
+    }
+
+    fn close_socket(&mut self, socket: SocketId) {
+        // A socket bound to a deleted device would block its reader for ever.
+        if let Some((_, Some(reader))) = self.sockets.remove(&socket) {
+            reader.abort();
+        }
+    }
+
+    fn send(&mut self, socket: SocketId, packet: &Transmit) -> io::Result<()> {
+        match self.sockets.get(&socket) {
+            Some((s, _)) => s.send(&packet.payload, packet.src, packet.dst),
+            None => Err(io::Error::new(io::ErrorKind::NotFound, "socket closed")),
+        }
+    }
+
+    fn submit(&mut self, effect: Effect) {
+        self.submitted += 1;
+        // The executor only ends with the daemon.
+        let _ = self.effects.send(effect);
+    }
+
+    fn publish(&mut self, status: &Snapshot) {
+        self.status.send_replace(Some(status.clone()));
+    }
+
+    fn track_link(&mut self, ifname: &str, up: bool) {
+        self.links.push((ifname.to_string(), up));
+    }
+
+    fn persist_drains(&mut self, drained: &[String]) {
+        let path = self.drain_file.clone();
+        let drained = drained.to_vec();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = status::write_drains(&path, &drained) {
+                warn!("cannot record drained instances in {}: {e}", path.display());
+            }
+        });
+    }
+}
+
+/// Read packets off one socket into the loop's channel until aborted.
+fn spawn_reader(
+    id: SocketId,
+    sock: Arc<VrrpSocket>,
+    tx: mpsc::Sender<(SocketId, Received)>,
+) -> tokio::task::AbortHandle {
+    tokio::spawn(async move {
+        loop {
+            match sock.recv().await {
+                Ok(pkt) => {
+                    if tx.send((id, pkt)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    warn!(interface = sock.ifname(), "VRRP socket receive error: {e}");
+                    // A persistent error must not spin the loop.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    })
+    .abort_handle()
+}
+
+/// Carries the effects out, one after the other, in submission order.
+struct Executor {
+    nl: Netlink,
+    l2: Option<L2Socket>,
+    hooks: Runner,
+    done: mpsc::UnboundedSender<Completion>,
+    /// ARP settings of base interfaces changed for vmacs, restored on exit.
+    arp_saved: HashMap<String, vmac::ArpSettings>,
+    frame_errors: u64,
+}
+
+impl Executor {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Effect>, processed: watch::Sender<u64>) {
+        while let Some(effect) = rx.recv().await {
+            self.carry_out(effect).await;
+            processed.send_modify(|n| *n += 1);
+        }
+    }
+
+    async fn carry_out(&mut self, effect: Effect) {
+        match effect {
+            Effect::AddAddress { id, vip, ifindex } => {
+                let done = match self
+                    .nl
+                    .add_address(ifindex, vip.addr, vip.prefix, vip.label.as_deref())
+                    .await
+                {
+                    Ok(()) => Completion::AddressAdded { id, vip },
+                    Err(e) => Completion::AddressFailed {
+                        id,
+                        vip,
+                        error: error_text(&e),
+                    },
+                };
+                let _ = self.done.send(done);
+            }
+            Effect::DelAddress { vip, ifindex } => {
+                if let Err(e) = self.nl.del_address(ifindex, vip.addr, vip.prefix).await {
+                    warn!("{e}");
+                }
+            }
+            Effect::SetLinkUp { ifindex, up } => {
+                if let Err(e) = self.nl.set_link_up(ifindex, up).await {
+                    // Deleting the base interface takes the vmac with it, often before
+                    // we hear the base went down: then nothing is left to bring down.
+                    match self.nl.link_by_index(ifindex).await {
+                        Err(NetError::NoSuchInterface(_)) => debug!("vmac already gone: {e}"),
+                        _ => warn!("{e}"),
+                    }
+                }
+            }
+            Effect::CreateVmac {
+                id,
+                name,
+                parent,
+                quiet_arp,
+                mac,
+            } => {
+                let result = self
+                    .create_vmac(&name, parent, quiet_arp.as_deref(), mac)
+                    .await;
+                let _ = self.done.send(Completion::VmacReady { id, result });
+            }
+            Effect::DeleteVmac { name } => {
+                let res = match self.nl.link_by_name(&name).await {
+                    Ok(l) => self.nl.delete_link(l.index).await,
+                    Err(NetError::NoSuchInterface(_)) => Ok(()),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = res {
+                    warn!(vmac = %name, "{e}");
+                }
+            }
+            Effect::SendFrames {
+                id,
+                ifindex,
+                frames,
+            } => {
+                let Some(l2) = &self.l2 else { return };
+                for (dst, frame) in &frames {
+                    if let Err(e) = l2.send(ifindex, *dst, frame) {
+                        self.frame_errors += 1;
+                        if self.frame_errors == 1 || self.frame_errors.is_multiple_of(1000) {
+                            warn!(instance = %id, ifindex, total = self.frame_errors,
+                                "cannot send gratuitous ARP / NA: {e}");
+                        }
+                    }
+                }
+                debug!(instance = %id, ifindex, frames = frames.len(), "announced VIPs");
+            }
+            Effect::Hooks(t) => self.hooks.transition(t),
+            Effect::RestoreArp => {
+                for (iface, saved) in self.arp_saved.drain() {
+                    if let Err(e) = saved.restore() {
+                        warn!(interface = %iface, "cannot restore ARP settings: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn create_vmac(
+        &mut self,
+        name: &str,
+        parent: u32,
+        quiet_arp: Option<&str>,
+        mac: [u8; 6],
+    ) -> Result<u32, String> {
+        let link = self
+            .nl
+            .create_macvlan(name, parent, mac)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(base) = quiet_arp {
+            // A re-created interface has its defaults again: quiet it again, but keep the
+            // settings saved from the first one to restore.
+            match vmac::quiet_base_arp(base) {
+                Ok(old) => {
+                    self.arp_saved.entry(base.to_string()).or_insert(old);
+                }
+                Err(e) => {
+                    warn!(interface = %base, "cannot set arp_ignore/arp_filter for use-vmac: {e}")
+                }
+            }
+        }
+        Ok(link.index)
+    }
+}
+
+/// What went wrong, without the context the instance's log line already gives
+/// (`Operation not permitted (os error 1)`).
+fn error_text(e: &NetError) -> String {
+    match e {
+        NetError::Netlink { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Writes the state file and systemd's STATUS= whenever the snapshot changes.
+async fn write_status(
+    state_file: PathBuf,
+    notifier: Notifier,
+    mut rx: watch::Receiver<Option<Snapshot>>,
+) {
+    while rx.changed().await.is_ok() {
+        let Some(snapshot) = rx.borrow_and_update().clone() else {
+            continue;
+        };
+        if let Err(e) = notifier.status(&snapshot.summary()) {
+            debug!("sd_notify STATUS: {e}");
+        }
+        let path = state_file.clone();
+        let lines = snapshot.instances;
+        let written = tokio::task::spawn_blocking(move || status::write(&path, &lines)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!("cannot write {}: {e}", state_file.display()),
+            Err(e) => debug!("cannot write {}: {e}", state_file.display()),
+        }
+    }
+}
+
+async fn tick_opt(iv: &mut Option<tokio::time::Interval>) {
+    match iv {
+        Some(iv) => {
+            iv.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Hand the tracked interfaces' states the engine reported to the tracker.
+fn forward_links(engine: &mut Engine<LivePorts>, tracker: &Tracker) {
+    for (name, up) in std::mem::take(&mut engine.ports_mut().links) {
+        tracker.link_changed(&name, up);
+    }
+}
+
+/// Set up every instance, run until a signal, shut down cleanly.
+pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), DaemonError> {
+    // keepalived's script security: a root program others can change is refused at start.
+    let verdict = crate::track::vet_programs(&config);
+    for w in &verdict.warnings {
+        warn!("{w}");
+    }
+    if !verdict.refused.is_empty() {
+        return Err(DaemonError::InsecureScripts(verdict.refused.join("; ")));
+    }
+    let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+
+    // Subscribe before the dump so that no change falls in between.
+    let mut net_rx = netlink::monitor()?;
+    let nl = Netlink::connect()?;
+    let (links, addrs) = nl.dump().await?;
+    let host = Host::new(links, addrs);
+
+    let (pkt_tx, mut pkt_rx) = mpsc::channel(PACKET_QUEUE);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (effects_tx, effects_rx) = mpsc::unbounded_channel();
+    let (processed_tx, processed_rx) = watch::channel(0u64);
+    let hooks = Runner::spawn(RunnerOptions::default());
+    let l2 = match L2Socket::open() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warn!("gratuitous ARP / NA disabled: {e}");
+            None
+        }
+    };
+    let executor = Executor {
+        nl,
+        l2,
+        hooks: hooks.clone(),
+        done: done_tx,
+        arp_saved: HashMap::new(),
+        frame_errors: 0,
+    };
+    tokio::spawn(executor.run(effects_rx, processed_tx));
+    let notifier = Notifier::from_env();
+    let state_file = status::state_file(&config_path);
+    let (status_tx, status_rx) = watch::channel(None);
+    let writer = tokio::spawn(write_status(
+        state_file.clone(),
+        notifier.clone(),
+        status_rx,
+    ));
+
+    let ports = LivePorts {
+        sockets: HashMap::new(),
+        next: 0,
+        packets: pkt_tx,
+        effects: effects_tx,
+        submitted: 0,
+        status: status_tx,
+        links: Vec::new(),
+        drain_file: status::drain_file(&config_path),
+    };
+    let clock = Clock {
+        origin: TokioInstant::now(),
+    };
+    let (mut tracker, mut track_rx) = Tracker::spawn(&config);
+    let count = config.instances.len();
+    let mut engine = Engine::new(config, host, ports);
+    let drain_file = status::drain_file(&config_path);
+    let drained = status::read_drains(&drain_file).unwrap_or_else(|e| {
+        warn!(
+            "cannot read {}: {e}; no instance starts drained",
+            drain_file.display()
+        );
+        Vec::new()
+    });
+    for name in &drained {
+        info!(vrrp_instance = %name, "drained before the restart: staying BACKUP until resumed");
+    }
+    engine.start(|name| tracker.tracking(name), &drained, clock.now())?;
+    forward_links(&mut engine, &tracker);
+    info!(instances = count, config = %config_path.display(), "vrrp-ha running");
+    if let Err(e) = notifier.ready_with_status(&engine.snapshot().summary()) {
+        warn!("sd_notify READY: {e}");
+    }
+    let mut watchdog = sdnotify::watchdog_interval().map(tokio::time::interval);
+    let far = || TokioInstant::now() + Duration::from_secs(86_400);
+    let sleep = tokio::time::sleep_until(far());
+    tokio::pin!(sleep);
+    let mut armed: Option<CoreInstant> = None;
+
+    loop {
+        let next = engine.poll_timeout();
+        if next != armed {
+            armed = next;
+            sleep
+                .as_mut()
+                .reset(next.map_or_else(far, |at| clock.to_tokio(at)));
+        }
+        tokio::select! {
+            Some((socket, packet)) = pkt_rx.recv() => {
+                engine.handle(Input::Packet { socket, packet }, clock.now());
+            }
+            Some(ev) = net_rx.recv() => engine.handle(Input::Net(ev), clock.now()),
+            Some(u) = track_rx.recv() => engine.handle(Input::Track(u), clock.now()),
+            Some(c) = done_rx.recv() => engine.handle(Input::Done(c), clock.now()),
+            _ = &mut sleep, if armed.is_some() => {
+                armed = None;
+                engine.handle_timeout(clock.now());
+            }
+            _ = tick_opt(&mut watchdog) => {
+                if let Err(e) = notifier.watchdog() {
+                    warn!("sd_notify WATCHDOG: {e}");
+                }
+            }
+            _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
+            _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
+            _ = sighup.recv() => {
+                reload(&config_path, &mut engine, &mut tracker, &notifier, clock.now());
+            }
+        }
+        forward_links(&mut engine, &tracker);
+    }
+
+    if let Err(e) = notifier.stopping() {
+        warn!("sd_notify STOPPING: {e}");
+    }
+    // Scripts must not flip priorities while we resign.
+    drop(tracker);
+    engine.shutdown(clock.now());
+    let submitted = engine.ports().submitted;
+    let drained = async {
+        let mut rx = processed_rx;
+        let _ = rx.wait_for(|n| *n >= submitted).await;
+        hooks.idle().await;
+    };
+    // A second signal during the clean shutdown means "now".
+    tokio::select! {
+        res = tokio::time::timeout(HOOKS_DRAIN, drained) => {
+            if res.is_err() {
+                warn!("transition actions still running after {HOOKS_DRAIN:?}; exiting anyway");
+            }
+        }
+        _ = sigterm.recv() => { warn!("second signal: exiting without cleanup"); std::process::exit(1); }
+        _ = sigint.recv() => { warn!("second signal: exiting without cleanup"); std::process::exit(1); }
+    }
+    writer.abort();
+    remove_state_file(&state_file);
+    info!("vrrp-ha stopped");
+    Ok(())
+}
+
+fn remove_state_file(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        if e.kind() != io::ErrorKind::NotFound {
+            debug!("remove {}: {e}", path.display());
+        }
+    }
+}
+
+/// SIGHUP: re-read the config; keep the running one if it is invalid or refused.
+fn reload(
+    config_path: &Path,
+    engine: &mut Engine<LivePorts>,
+    tracker: &mut Tracker,
+    notifier: &Notifier,
+    now: CoreInstant,
+) {
+    info!(config = %config_path.display(), "SIGHUP: reloading configuration");
+    if let Err(e) = notifier.reloading() {
+        warn!("sd_notify RELOADING: {e}");
+    }
+    match crate::config::load(config_path) {
+        Ok(new) => {
+            let verdict = crate::track::vet_programs(&new);
+            for w in &verdict.warnings {
+                warn!("{w}");
+            }
+            if verdict.refused.is_empty() {
+                // Script results, file values and link states carry over: no priority flap.
+                tracker.reload(&new);
+                engine.reload(new, |name| tracker.tracking(name), now);
+            } else {
+                warn!(
+                    "new configuration refused, keeping the running one: {}",
+                    verdict.refused.join("; ")
+                );
+            }
+        }
+        Err(crate::config::LoadError::Invalid(e)) => {
+            warn!(
+                "new configuration is invalid; keeping the running one:\n{}",
+                e.render()
+            );
+        }
+        Err(e) => warn!("cannot reload, keeping the running configuration: {e}"),
+    }
+    if let Err(e) = notifier.ready_with_status(&engine.snapshot().summary()) {
+        warn!("sd_notify READY: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_maps_core_time_to_tokio_time() {
+        let c = Clock {
+            origin: TokioInstant::now(),
+        };
+        let at = CoreInstant::from_millis(1234);
+        assert_eq!(
+            c.to_tokio(at).duration_since(c.origin),
+            Duration::from_millis(1234)
+        );
+    }
+}
