@@ -4,10 +4,12 @@
 #   systemctl enable --now vrrp-ha@VI_1 -> active at once (Type=notify, READY=1),
 #   VIP on eth0 and answering ARP, `journalctl -u vrrp-ha@VI_1 VRRP_STATE=MASTER`
 #   with the VRRP_* fields, STATUS=, `vrrp-ha status`, WATCHDOG=1 keep-alives,
-#   reload (valid: same PID, VIP kept; invalid: old config kept, diagnostic
-#   logged), a stuck daemon restarted by the watchdog, stop removes the VIP,
-#   an invalid file refused by ExecStartPre with the diagnostic in the journal,
-#   vrrp-ha.service, and the enabled unit started again after a reboot.
+#   reload (valid: same PID, VIP kept; invalid: `systemctl reload` fails with the
+#   diagnostic in `systemctl status`, old config kept), a stuck daemon restarted
+#   by the watchdog, a restart with an invalid file (the unit ends failed until
+#   reset-failed), stop removes the VIP, an invalid file refused by ExecStartPre
+#   with the diagnostic in the journal, vrrp-ha.service, and the enabled unit
+#   started again after a reboot.
 #
 # Usage: scripts/systemd-host.sh rootfs              build (or reuse) the cached rootfs
 #        scripts/systemd-host.sh run BINARY UNITDIR  build/reuse it, then run the checks
@@ -199,6 +201,12 @@ BAD_KDL='instance "BAD" {
 '
 # shellcheck disable=SC2016 # backquotes of the diagnostic, not a command
 VRID_DIAG='`vrid` 256 is out of range'
+# VI_1 with a typo, for a reload that must be refused.
+TYPO_KDL=${VI_1_KDL/priority 100/priorty 100}
+# The end of its diagnostic, which the 10 journal lines of `systemctl status` show
+# (the first lines, `unknown node `priorty``, scroll out of them).
+# shellcheck disable=SC2016
+TYPO_DIAG='help: did you mean `priority`?'
 printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
 printf '%s' "$BAD_KDL" >"$ROOT/etc/vrrp-ha/BAD.kdl"
 
@@ -300,11 +308,53 @@ poll() {
         sleep 0.1
     done
 }
+# poll_quiet SECONDS COMMAND...: until COMMAND succeeds (0), or 1 after SECONDS.
+poll_quiet() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-has_vip() { ct ip -o addr show dev eth0 | grep -q "inet 192.0.2.200/24"; }
+# (Output captured first, not piped into grep -q: with pipefail, a writer that grep
+# leaves behind dies of SIGPIPE and turns a match into a failure.)
+vip_on_ct() { [[ $(ct ip -o addr show dev eth0) == *"inet $1/24 "* ]]; }
+has_vip() { vip_on_ct 192.0.2.200; }
 no_vip() { ! has_vip; }
 prop() { ct systemctl show -P "$2" "$1"; }
-journal_has() { ct journalctl -q -o cat -u "$1" | grep -qF -- "$2"; }
+journal_has() { [[ $(ct journalctl -q -o cat -u "$1") == *"$2"* ]]; }
+# Copies $1 to stderr, indented.
+show() { printf '%s\n' "$1" | sed 's/^/    | /' >&2; }
+
+check_refused_reload() {
+    local pid hups out status
+    pid=$(prop vrrp-ha@VI_1 MainPID)
+    hups=$(ct journalctl -q -o cat -u vrrp-ha@VI_1 | grep -c "SIGHUP: reloading configuration") || true
+    printf '%s' "$TYPO_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
+    if out=$(ct systemctl reload vrrp-ha@VI_1 2>&1); then
+        die "systemctl reload with an invalid file exited 0: $out"
+    fi
+    # systemctl status shows the unit's last journal lines: the check's output, once
+    # journald has read it from the check's stderr.
+    status_shows() {
+        status=$(ct systemctl status --no-pager vrrp-ha@VI_1 2>&1) || true
+        grep -qF -- "$TYPO_DIAG" <<<"$status" && grep -qF "priorty 100" <<<"$status" &&
+            grep -qF "ExecReload=/usr/sbin/vrrp-ha check --config /etc/vrrp-ha/VI_1.kdl (code=exited, status=1/FAILURE)" <<<"$status"
+    }
+    if ! poll_quiet 5 status_shows; then die "the diagnostic is not in systemctl status: $status"; fi
+    [ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ] || die "not active after a refused reload"
+    [ "$(prop vrrp-ha@VI_1 MainPID)" = "$pid" ] || die "MainPID changed on a refused reload"
+    [ "$(ct journalctl -q -o cat -u vrrp-ha@VI_1 | grep -c "SIGHUP: reloading configuration")" = "$hups" ] ||
+        die "the daemon got SIGHUP although the check failed"
+    has_vip || die "VIP gone after a refused reload"
+    printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
+    ok "reload with a typo: systemctl reload exits non-zero ('${out%%.*}.'), '$TYPO_DIAG' in systemctl status, same PID $pid, VIP kept"
+    log "systemctl status after the refused reload:"
+    show "$status"
+}
+
 
 ct systemctl enable --now vrrp-ha@VI_1.service >&2 || {
     ct journalctl -q --no-pager -u vrrp-ha@VI_1 >&2
@@ -376,15 +426,7 @@ poll "reload logged" 10 journal_has vrrp-ha@VI_1 "SIGHUP: reloading configuratio
 has_vip || die "VIP gone after reload"
 ok "systemctl reload: same PID $PID, still active, VIP kept, reload logged"
 
-# An invalid file on reload: the old configuration keeps running.
-printf '%s' "$BAD_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
-ct systemctl reload vrrp-ha@VI_1 || die "systemctl reload (invalid file) failed"
-poll "rejected reload logged" 10 journal_has vrrp-ha@VI_1 "new configuration is invalid; keeping the running one"
-journal_has vrrp-ha@VI_1 "$VRID_DIAG" || die "the rejected reload's diagnostic is not in the journal"
-[ "$(ct systemctl is-active vrrp-ha@VI_1)" = active ] || die "not active after a rejected reload"
-has_vip || die "VIP gone after a rejected reload"
-printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
-ok "reload with an invalid file: still active, VIP kept, diagnostic logged"
+check_refused_reload
 
 # A stuck event loop: no more WATCHDOG=1, so systemd aborts it within WatchdogSec
 # and Restart=on-failure brings it back. (The shell's kill: procps is not installed.)
@@ -405,6 +447,25 @@ if [ "$took" -lt 5000 ] || [ "$took" -gt 20000 ]; then die "restarted $took ms a
 [ "$(prop vrrp-ha@VI_1 NRestarts)" = 1 ] || die "NRestarts=$(prop vrrp-ha@VI_1 NRestarts)"
 poll "VIP back after the watchdog restart" 10 has_vip
 ok "SIGSTOPped daemon: watchdog timeout, restarted as PID $(prop vrrp-ha@VI_1 MainPID) after $took ms, VIP back"
+
+# What vrrp-ha(8) says `restart` does with a bad file: the daemon is stopped,
+# ExecStartPre refuses the file, Restart= tries again until the start limit
+# (5 starts in 10 s), the unit ends failed and takes no start until reset-failed.
+printf '%s' "$TYPO_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
+t0=$(now_ms)
+if ct systemctl restart vrrp-ha@VI_1 2>/dev/null; then die "systemctl restart with a typo exited 0"; fi
+no_vip || die "VIP still there after a restart with a typo"
+gave_up() { [ "$(ct systemctl is-active vrrp-ha@VI_1)" = failed ]; }
+poll "vrrp-ha@VI_1 failed after its restarts" 20 gave_up
+took=$(($(now_ms) - t0))
+journal_has vrrp-ha@VI_1 "Start request repeated too quickly" || die "no start limit in the journal"
+restarts=$(prop vrrp-ha@VI_1 NRestarts)
+printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
+if ct systemctl start vrrp-ha@VI_1 2>/dev/null; then die "started again before reset-failed"; fi
+ct systemctl reset-failed vrrp-ha@VI_1
+ct systemctl start vrrp-ha@VI_1 || die "no start after the file was fixed and reset-failed"
+poll "VIP back after reset-failed and start" 10 has_vip
+ok "restart with a typo: node out at once (VIP gone), failed at the start limit after $took ms ($restarts restarts), start refused until reset-failed, then MASTER again"
 
 ct systemctl stop vrrp-ha@VI_1 || die "systemctl stop failed"
 no_vip || die "VIP still on eth0 after stop"
