@@ -32,11 +32,15 @@ cd "$(dirname "$0")/.."
 #                             man(1) on their Documentation= pages
 #   gcc, libc6-dev            the linker cargo needs
 #   debootstrap,              a Debian 12 root file system booted with
-#   systemd-container         systemd-nspawn: the units on a real systemd
+#   systemd-container         systemd-nspawn: the units and the package on a
+#                             real systemd
+#   dpkg-dev, binutils        the package build (dpkg-shlibdeps for its libc6
+#                             dependency) and its GLIBC check (objdump)
+#   lintian                   the package test: no lintian errors
 PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
-    debootstrap systemd-container
+    debootstrap systemd-container dpkg-dev binutils lintian
 )
 
 STEPS=()
@@ -103,5 +107,8 @@ step "MSRV (rust-version)" scripts/msrv.sh
 step "cargo fmt --check" cargo fmt --check
 step "cargo clippy" cargo clippy --all-targets -- -D warnings
 step "cargo build" cargo build --all-targets
+# The release build, cargo-deb (installed once, pinned) and the .deb in
+# target/debian/; the package test then only repackages it.
+step "Debian package" scripts/build-deb.sh
 step "cargo test (CI=${CI:-1})" env CI="${CI:-1}" cargo test --all-targets
 summary

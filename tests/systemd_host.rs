@@ -1,15 +1,24 @@
-//! The units on a real systemd: a stock Debian 12 booted under systemd-nspawn
-//! runs `systemctl enable --now vrrp-ha@VI_1`, and the journal, sd_notify,
-//! reload, stop and a refused invalid config behave as issue 5 asks.
+//! vrrp-ha on a real systemd: a stock Debian 12 booted under systemd-nspawn.
 //!
-//! The work is done by `scripts/systemd-host.sh run BINARY units/`, which builds
+//! `units_on_a_real_systemd`: the binary and units/ copied in, then `systemctl
+//! enable --now vrrp-ha@VI_1`, the journal, sd_notify, reload (a refused one
+//! included), stop and a refused invalid config behave as issue 5 asks.
+//! `package_on_a_real_systemd`: the Debian package built twice by
+//! scripts/build-deb.sh (the second with a higher revision), installed with
+//! `apt-get install ./vrrp-ha_*.deb`, used, upgraded, removed and purged, as
+//! issue 9 asks, plus lintian and the binary's glibc symbol versions.
+//!
+//! The work is done by `scripts/systemd-host.sh run|package ...`, which builds
 //! (once, cached under /var/cache/vrrp-ha-tests) a Debian 12 rootfs with
 //! debootstrap and boots a throw-away overlay of it in network namespaces of its
 //! own; see the script for the individual checks. Needs root, `debootstrap` and
-//! `systemd-nspawn` (package systemd-container): without them the test fails
-//! when `CI` is set and skips with a reason otherwise. The first run builds the
-//! rootfs (35-45 s on the development machine); later runs take about 20 s,
-//! most of it waiting for the watchdog.
+//! `systemd-nspawn` (package systemd-container); the package test also `lintian`,
+//! `objdump` (binutils) and `dpkg-shlibdeps` (dpkg-dev), and installs cargo-deb
+//! when missing. Without them a test fails when `CI` is set and skips with a
+//! reason otherwise. The first run builds the rootfs (about 60 s on the
+//! development machine); later runs take about 20 s (units, most of it waiting
+//! for the watchdog) and about 30 s (package, plus a release build when there is
+//! none yet).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -28,16 +37,17 @@ fn runs(cmd: &str, flag: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Why the test cannot run here, if it cannot.
-fn missing_prerequisite() -> Option<String> {
+/// Why the test cannot run here, if it cannot; `extra`: tools beyond the common ones.
+fn missing_prerequisite(extra: &[(&str, &str, &str)]) -> Option<String> {
     if !nix::unistd::Uid::effective().is_root() {
         return Some("needs root (debootstrap, systemd-nspawn, network namespaces)".into());
     }
-    for (tool, flag, package) in [
+    let common = [
         ("systemd-nspawn", "--version", "systemd-container"),
         ("debootstrap", "--version", "debootstrap"),
         ("ip", "-V", "iproute2"),
-    ] {
+    ];
+    for (tool, flag, package) in common.iter().chain(extra) {
         if !runs(tool, flag) && !runs(&format!("/usr/sbin/{tool}"), flag) {
             return Some(format!("needs {tool} (apt-get install {package})"));
         }
@@ -45,56 +55,94 @@ fn missing_prerequisite() -> Option<String> {
     None
 }
 
-#[test]
-fn units_on_a_real_systemd() {
-    if let Some(reason) = missing_prerequisite() {
-        if std::env::var_os("CI").is_some() {
-            panic!("systemd_host cannot run under CI: {reason}");
+/// True when the test should go on; panics under `CI` when it cannot.
+fn can_run(test: &str, extra: &[(&str, &str, &str)]) -> bool {
+    match missing_prerequisite(extra) {
+        None => true,
+        Some(reason) if std::env::var_os("CI").is_some() => {
+            panic!("{test} cannot run under CI: {reason}")
         }
-        eprintln!("SKIP systemd_host: {reason}");
-        return;
+        Some(reason) => {
+            eprintln!("SKIP {test}: {reason}");
+            false
+        }
     }
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let script = repo.join("scripts/systemd-host.sh");
-    let units = repo.join("units");
-    let binary = env!("CARGO_BIN_EXE_vrrp-ha");
-    eprintln!(
-        "systemd_host: {} run {binary} {}",
-        script.display(),
-        units.display()
-    );
-    // Output is inherited, not captured: debootstrap's progress shows as it happens.
-    let mut child = Command::new(&script)
-        .arg("run")
-        .arg(binary)
-        .arg(&units)
+}
+
+/// Runs `cmd` to the end (output inherited, so progress shows as it happens), or
+/// ends it with SIGTERM after `deadline`, so that the script's trap powers the
+/// container off and removes its namespaces and overlay.
+fn run(what: &str, mut cmd: Command, deadline: Duration) {
+    eprintln!("{what}: {cmd:?}");
+    let mut child = cmd
         .stdin(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let start = Instant::now();
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() < DEADLINE => {
+            Ok(None) if start.elapsed() < deadline => {
                 std::thread::sleep(Duration::from_millis(200))
             }
             Ok(None) => {
-                // SIGTERM, so that the script's trap powers the container off and
-                // removes its namespaces and overlay.
                 let pid = nix::unistd::Pid::from_raw(child.id() as i32);
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
                 let _ = child.wait();
-                panic!("systemd-host.sh did not finish within {DEADLINE:?}");
+                panic!("{what} did not finish within {deadline:?}");
             }
-            Err(e) => panic!("waiting for systemd-host.sh: {e}"),
+            Err(e) => panic!("waiting for {what}: {e}"),
         }
     };
-    eprintln!(
-        "systemd_host: finished in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    eprintln!("{what}: finished in {:.1} s", start.elapsed().as_secs_f64());
     assert!(
         status.success(),
-        "systemd-host.sh failed ({status}); its log is above"
+        "{what} failed ({status}); its log is above"
     );
+}
+
+#[test]
+fn units_on_a_real_systemd() {
+    if !can_run("units_on_a_real_systemd", &[]) {
+        return;
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new(repo.join("scripts/systemd-host.sh"));
+    cmd.arg("run")
+        .arg(env!("CARGO_BIN_EXE_vrrp-ha"))
+        .arg(repo.join("units"));
+    run("systemd-host.sh run", cmd, DEADLINE);
+}
+
+#[test]
+fn package_on_a_real_systemd() {
+    let tools = [
+        ("lintian", "--version", "lintian"),
+        ("objdump", "--version", "binutils"),
+        ("dpkg-shlibdeps", "--version", "dpkg-dev"),
+    ];
+    if !can_run("package_on_a_real_systemd", &tools) {
+        return;
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().expect("temp dir");
+    // The package a user builds, and the same rebuilt with a higher revision, the
+    // upgrade. A cold release build takes minutes on two cores.
+    for revision in ["1", "2"] {
+        let mut build = Command::new(repo.join("scripts/build-deb.sh"));
+        build
+            .arg("--deb-revision")
+            .arg(revision)
+            .arg("--output")
+            .arg(out.path());
+        run("build-deb.sh", build, DEADLINE);
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    let deb = |rev: &str| {
+        out.path()
+            .join(format!("vrrp-ha_{version}-{rev}_amd64.deb"))
+    };
+    let mut cmd = Command::new(repo.join("scripts/systemd-host.sh"));
+    cmd.arg("package").arg(deb("1")).arg(deb("2"));
+    run("systemd-host.sh package", cmd, DEADLINE);
 }

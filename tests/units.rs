@@ -85,9 +85,18 @@ fn check_unit(file: &str, config: &str) {
         "ExecStart",
         &format!("/usr/sbin/vrrp-ha run --config {config}"),
     );
-    // Debian 12's systemd 252 has no notify-reload: the daemon reloads on SIGHUP.
-    // The shell's own kill: /bin/kill (procps) is not on a minimal Debian 12.
-    has("Service", "ExecReload", "/bin/sh -c 'kill -HUP $$MAINPID'");
+    // Debian 12's systemd 252 has no notify-reload: the daemon reloads on SIGHUP,
+    // after a check, so that reloading an invalid file fails instead of reporting
+    // success. The shell's own kill: /bin/kill (procps) is not on a minimal Debian 12.
+    let reload = unit
+        .get("Service")
+        .and_then(|s| s.get("ExecReload"))
+        .map(Vec::as_slice);
+    let want = [
+        format!("/usr/sbin/vrrp-ha check --config {config}"),
+        "/bin/sh -c 'kill -HUP $$MAINPID'".to_string(),
+    ];
+    assert_eq!(reload, Some(&want[..]), "{file}: [Service] ExecReload");
     has("Service", "Restart", "on-failure");
     has("Service", "RestartSec", "1s");
     has("Service", "WatchdogSec", "10s");
