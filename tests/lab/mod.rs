@@ -1029,6 +1029,50 @@ impl Lab {
         (d1, d2)
     }
 
+    /// Cuts lb1 and lb2 off from each other (`on`) or heals the cut, with bridge port
+    /// isolation: isolated ports do not reach each other but still reach the client
+    /// and the web host, the partition two load balancers suffer when their own link
+    /// fails while the clients' side works.
+    pub fn isolate_lbs(&self, on: bool) {
+        let state = if on { "on" } else { "off" };
+        for host in [Host::Lb1, Host::Lb2] {
+            run(&[
+                "bridge",
+                "-n",
+                &self.sw(),
+                "link",
+                "set",
+                "dev",
+                host.role(),
+                "isolated",
+                state,
+            ])
+            .expect("bridge link set isolated");
+        }
+    }
+
+    /// The MAC address `host`'s neighbour table holds for `ip`, if any.
+    pub fn neigh_mac(&self, host: Host, ip: IpAddr) -> Option<String> {
+        let out = run(&["ip", "-n", &self.ns(host), "neigh", "show", &ip.to_string()]).ok()?;
+        out.split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .map(str::to_string)
+    }
+
+    /// The bridge port the switch has learnt `mac` on, if any.
+    pub fn fdb_port(&self, mac: &str) -> Option<String> {
+        let out = run(&["bridge", "-n", &self.sw(), "fdb", "show", "br", "br0"]).ok()?;
+        out.lines()
+            .filter(|l| l.starts_with(mac) && !l.contains("permanent"))
+            .find_map(|l| {
+                l.split_whitespace()
+                    .skip_while(|w| *w != "dev")
+                    .nth(1)
+                    .map(str::to_string)
+            })
+    }
+
     /// Sets `host`'s eth0 down or up.
     pub fn link(&self, host: Host, up: bool) {
         let state = if up { "up" } else { "down" };
