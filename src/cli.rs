@@ -150,6 +150,7 @@ fn import(file: &Path, split: bool, output: &str, config_id: Option<String>) -> 
     let opts = crate::import::Options {
         config_id: config_id.or_else(crate::import::short_hostname),
         split,
+        includes: true,
     };
     let result = crate::import::import_file(file, &opts);
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());

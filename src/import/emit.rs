@@ -108,6 +108,8 @@ fn note(src: Src, msg: impl Into<String>) -> Diag {
 }
 
 struct Em<'a> {
+    /// The note about keepalived's second gratuitous ARP burst was made.
+    garp_noted: bool,
     m: &'a Model,
     files: &'a [SourceFile],
     diags: &'a mut Vec<Diag>,
@@ -115,7 +117,12 @@ struct Em<'a> {
 
 /// Translates the model into KDL files (one, or one per sync group / free instance).
 pub fn emit(m: &Model, files: &[SourceFile], split: bool, diags: &mut Vec<Diag>) -> Vec<OutFile> {
-    let mut em = Em { m, files, diags };
+    let mut em = Em {
+        garp_noted: false,
+        m,
+        files,
+        diags,
+    };
     let tops = em.tops();
     if !tops.iter().any(|t| t.kind == Kind::Instance) {
         em.diags.push(
@@ -238,6 +245,14 @@ impl Em<'_> {
                 return None;
             }
         };
+        if command.starts_with('<') && command[1..].trim_start().starts_with('/') {
+            self.diags.push(
+                note(cmd.src, "keepalived runs a `</PATH` check through /bin/sh; so does the import")
+                    .label("/bin/sh -c")
+                    .help("/dev/tcp/HOST/PORT is a bash feature: Debian's /bin/sh (dash) fails it always, under keepalived too; for a TCP check write exec \"/bin/bash\" \"-c\" \"</dev/tcp/127.0.0.1/80\""),
+            );
+            return Some(vec!["/bin/sh".to_string(), "-c".to_string(), command]);
+        }
         if let Some(what) = script::needs_shell(&command, &argv) {
             self.diags.push(
                 warn(cmd.src, format!("this command needs a shell ({what}); imported as /bin/sh -c"))
@@ -619,38 +634,8 @@ impl Em<'_> {
             };
             kids.push(Node::leaf(line, Some(*src)));
         }
-        for (name, w, rev, src) in &i.track_files {
-            let Some(tf) = m.track_files.iter().find(|t| &t.name == name) else {
-                self.diags.push(
-                    warn(
-                        *src,
-                        format!("track file {name} not found; keepalived ignores it"),
-                    )
-                    .label("no such track_file")
-                    .help("define it with track_file NAME { file PATH }"),
-                );
-                continue;
-            };
-            let Some((path, _)) = &tf.path else {
-                self.diags.push(
-                    warn(
-                        tf.src,
-                        format!("track_file {name} has no file; keepalived ignores it"),
-                    )
-                    .help("add `file PATH`"),
-                );
-                continue;
-            };
-            if let Some(isrc) = tf.init {
-                self.diags.push(
-                    note(isrc, "init_file is not translated: vrrp-ha reads a missing file as 0 and never creates it")
-                        .help("create the file at boot (systemd-tmpfiles) if another initial value is needed"),
-                );
-            }
-            let mut weight = w.unwrap_or(tf.weight);
-            if *rev != tf.reverse {
-                weight = -weight;
-            }
+        for (path, w, _, src) in &i.track_files {
+            let weight = w.unwrap_or(1);
             kids.push(Node::leaf(
                 format!("track-file {} weight={weight}", q(path)),
                 Some(*src),
@@ -689,11 +674,15 @@ impl Em<'_> {
                 note(src, format!("keepalived sends a second burst of gratuitous ARPs {d} s after becoming MASTER; vrrp-ha sends one burst"))
                     .help("set garp-refresh if neighbours need reminding"),
             ),
-            None => self.diags.push(
-                note(i.src, "keepalived sends a second burst of gratuitous ARPs 5 s after becoming MASTER (garp_master_delay); vrrp-ha sends one burst")
-                    .label("vrrp_instance")
-                    .help("set garp-refresh if neighbours need reminding; garp_master_delay 0 in keepalived makes both the same"),
-            ),
+            None if !self.garp_noted => {
+                self.garp_noted = true;
+                self.diags.push(
+                    note(i.src, "keepalived sends a second burst of gratuitous ARPs 5 s after an instance becomes MASTER (garp_master_delay); vrrp-ha sends one burst")
+                        .label("this and every other vrrp_instance")
+                        .help("set garp-refresh if neighbours need reminding; vrrp_garp_master_delay 0 in keepalived's global_defs makes both the same"),
+                );
+            }
+            None => {}
         }
         if vmac {
             kids.push(Node::leaf("use-vmac #true".to_string(), i.use_vmac));

@@ -110,6 +110,8 @@ pub struct Options {
     pub config_id: Option<String>,
     /// One output file per sync group or free instance.
     pub split: bool,
+    /// Read `include` files (off for fuzzing, where the input must not reach the disk).
+    pub includes: bool,
 }
 
 /// The result of an import: the output files, the diagnostics and the sources they point at.
@@ -261,7 +263,7 @@ impl Diagnostic for Shown {
 
 /// Imports the keepalived configuration at `path` (shown in diagnostics as given).
 pub fn import_file(path: &Path, opts: &Options) -> Import {
-    let mut rd = reader::Reader::new(opts.config_id.clone());
+    let mut rd = reader::Reader::new(opts.config_id.clone(), opts.includes);
     let toks = rd.read_main(path);
     finish(rd, toks, opts)
 }
@@ -269,7 +271,7 @@ pub fn import_file(path: &Path, opts: &Options) -> Import {
 /// Imports keepalived configuration text; `name` is the file name shown in diagnostics,
 /// and includes are looked up relative to its directory.
 pub fn import_str(text: &str, name: &str, opts: &Options) -> Import {
-    let mut rd = reader::Reader::new(opts.config_id.clone());
+    let mut rd = reader::Reader::new(opts.config_id.clone(), opts.includes);
     let toks = rd.read_text(text, name);
     finish(rd, toks, opts)
 }
@@ -285,6 +287,8 @@ fn finish(rd: reader::Reader, toks: Vec<reader::Tok>, opts: &Options) -> Import 
     }
     let model = parser::parse(&toks, &mut diags);
     let outputs = emit::emit(&model, &files, opts.split, &mut diags);
+    // File order, then line order; findings about the whole input go last.
+    diags.sort_by_key(|d| d.src.map_or((usize::MAX, 0), |s| (s.file, s.start)));
     Import {
         files,
         diags,

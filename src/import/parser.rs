@@ -38,7 +38,7 @@ pub struct Inst {
     pub peers: Vec<(IpAddr, Src)>,
     pub track_ifs: Vec<(String, i32, Src)>,
     pub track_scripts: Vec<(String, Option<i32>, Src)>,
-    /// Track file name, weight override, `reverse`.
+    /// Track file path, weight (resolved when read), unused flag.
     pub track_files: Vec<(String, Option<i32>, bool, Src)>,
     pub notify: Option<Cmd>,
     pub notify_master: Option<Cmd>,
@@ -102,7 +102,6 @@ pub struct Group {
 #[derive(Clone, Debug, Default)]
 pub struct TFile {
     pub name: String,
-    pub src: Src,
     pub path: Option<(String, Src)>,
     pub weight: i32,
     pub reverse: bool,
@@ -435,6 +434,109 @@ const INSTANCE_KEYWORDS: &[&str] = &[
     "kernel_rx_buf_size",
 ];
 
+/// The translated keywords of each block, for "did you mean".
+const TRANSLATED: &[(Ctx, &[&str])] = &[
+    (
+        Ctx::Top,
+        &[
+            "global_defs",
+            "vrrp_instance",
+            "vrrp_script",
+            "vrrp_sync_group",
+            "track_file",
+            "vrrp_track_file",
+        ],
+    ),
+    (
+        Ctx::Global,
+        &[
+            "router_id",
+            "vrrp_version",
+            "vrrp_garp_master_delay",
+            "vrrp_garp_master_repeat",
+            "vrrp_garp_master_refresh",
+            "script_user",
+            "enable_script_security",
+            "vrrp_strict",
+        ],
+    ),
+    (
+        Ctx::Instance,
+        &[
+            "state",
+            "interface",
+            "virtual_router_id",
+            "priority",
+            "advert_int",
+            "version",
+            "native_ipv6",
+            "nopreempt",
+            "preempt",
+            "preempt_delay",
+            "unicast_src_ip",
+            "notify",
+            "notify_master",
+            "notify_backup",
+            "notify_fault",
+            "notify_stop",
+            "garp_master_delay",
+            "garp_master_repeat",
+            "garp_master_refresh",
+            "use_vmac",
+            "accept",
+            "no_accept",
+            "strict_mode",
+            "virtual_ipaddress",
+            "virtual_ipaddress_excluded",
+            "unicast_peer",
+            "track_interface",
+            "track_script",
+            "track_file",
+            "authentication",
+        ],
+    ),
+    (Ctx::Auth, &["auth_type", "auth_pass"]),
+    (
+        Ctx::Script,
+        &[
+            "script", "interval", "timeout", "weight", "rise", "fall", "user",
+        ],
+    ),
+    (
+        Ctx::Group,
+        &[
+            "group",
+            "notify",
+            "notify_master",
+            "notify_backup",
+            "notify_fault",
+            "notify_stop",
+        ],
+    ),
+    (Ctx::TrackFile, &["file", "weight", "init_file"]),
+];
+
+/// The closest keyword of the block to a misspelt one (`priorty` -> `priority`).
+fn did_you_mean(ctx: Ctx, kw: &str) -> Option<&'static str> {
+    let known = TRANSLATED
+        .iter()
+        .find(|(c, _)| *c == ctx)
+        .map_or(&[][..], |(_, k)| *k);
+    let extra: &[&str] = match ctx {
+        Ctx::Global => GLOBAL_KEYWORDS,
+        Ctx::Instance => INSTANCE_KEYWORDS,
+        _ => &[],
+    };
+    let norm = kw.replace('-', "_").to_ascii_lowercase();
+    known
+        .iter()
+        .chain(extra)
+        .map(|k| (strsim::levenshtein(&norm, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 5))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
 /// What to do instead of a keyword import does not translate.
 fn instead(kw: &str) -> &'static str {
     match kw {
@@ -500,6 +602,10 @@ pub fn parse(toks: &[Tok], diags: &mut Vec<Diag>) -> Model {
 
 fn warn(src: Src, msg: impl Into<String>) -> Diag {
     Diag::new(Level::Warning, Some(src), msg)
+}
+
+fn note(src: Src, msg: impl Into<String>) -> Diag {
+    Diag::new(Level::Note, Some(src), msg)
 }
 
 impl Parser<'_> {
@@ -594,9 +700,12 @@ impl Parser<'_> {
                         c.name(),
                         ctx.name()
                     ),
-                    None => format!(
-                        "keepalived logs \"Unknown keyword '{kw}'\" and goes on; check the spelling against keepalived.conf(5)"
-                    ),
+                    None => match did_you_mean(ctx, &kw) {
+                        Some(k) => format!("did you mean `{k}`? keepalived logs \"Unknown keyword '{kw}'\" and goes on"),
+                        None => format!(
+                            "keepalived logs \"Unknown keyword '{kw}'\" and goes on; check the spelling against keepalived.conf(5)"
+                        ),
+                    },
                 };
                 let msg = if elsewhere.is_some() {
                     format!("`{kw}` is not a keyword of {}", ctx.name())
@@ -771,7 +880,6 @@ impl Parser<'_> {
                 let Some(name) = named(self) else { return };
                 self.m.track_files.push(TFile {
                     name,
-                    src: line.src,
                     weight: 1,
                     ..TFile::default()
                 });
@@ -890,6 +998,33 @@ impl Parser<'_> {
 
     fn leaf(&mut self, ctx: Ctx, line: &Line) {
         let kw = line.kw().to_string();
+        let max = match kw.as_str() {
+            "nopreempt"
+            | "preempt"
+            | "native_ipv6"
+            | "accept"
+            | "no_accept"
+            | "enable_script_security"
+            | "vrrp_strict" => Some(0),
+            "strict_mode" | "use_vmac" => Some(1),
+            "script_user" | "user" | "weight" | "init_file" => Some(2),
+            "script" | "notify" | "notify_master" | "notify_backup" | "notify_fault"
+            | "notify_stop" => None,
+            _ => Some(1),
+        };
+        if let Some(max) = max {
+            if line.words.len() > max + 1 {
+                let extra: Vec<&str> = line.words[max + 1..]
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect();
+                self.push(
+                    warn(line.at(max + 1), format!("keepalived ignores `{}` after `{kw}`", extra.join(" ")))
+                        .label("ignored")
+                        .help("one keyword a line: keepalived has no `;` separator, and a block's `{` and `}` are the only things it splits a line at"),
+                );
+            }
+        }
         match ctx {
             Ctx::Global => self.global(&kw, line),
             Ctx::Instance => self.instance(&kw, line),
@@ -963,7 +1098,13 @@ impl Parser<'_> {
                             }
                         }
                     }
-                    _ => tf.init = Some(line.src),
+                    _ => {
+                        tf.init = Some(line.src);
+                        self.push(
+                            note(line.src, "init_file is not translated: vrrp-ha reads a missing file as 0 and never creates it")
+                                .help("create the file at boot (systemd-tmpfiles) if it needs another initial value"),
+                        );
+                    }
                 }
                 self.m.track_files.push(tf);
             }
@@ -1236,92 +1377,198 @@ impl Parser<'_> {
                     inst.peers.push((a, src));
                 }
             }
-            "track_interface" => {
+            "track_interface" | "track_script" | "track_file" => {
                 for l in values {
-                    let name = l.kw().to_string();
-                    let mut weight = 0;
-                    if l.arg(1) == Some("weight") {
-                        match l.arg(2) {
-                            Some(w) => {
-                                if let Some(w) =
-                                    self.int(w, l.at(2), -254, 254, "track_interface weight")
-                                {
-                                    weight = w;
-                                } else {
-                                    continue;
-                                }
-                            }
-                            None => {
-                                self.push(
-                                    warn(
-                                        l.src,
-                                        "weight without a value; keepalived ignores the interface",
-                                    )
-                                    .help("write `weight N`"),
-                                );
-                                continue;
-                            }
-                        }
-                        if l.arg(3) == Some("reverse") {
-                            self.push(
-                                warn(l.at(3), "`reverse` tracking is not translated; the weight applies the normal way round")
-                                    .label("left out")
-                                    .help("vrrp-ha adds a positive weight while the interface is up and subtracts a negative one while it is down"),
-                            );
-                        }
-                    } else if let Some(o) = l.arg(1) {
-                        self.push(
-                            warn(
-                                l.at(1),
-                                format!(
-                                    "unknown track_interface option `{o}`; keepalived ignores it"
-                                ),
-                            )
-                            .help("write `IFNAME weight N`"),
-                        );
-                    }
-                    inst.track_ifs.push((name, weight, l.at(0)));
-                }
-            }
-            "track_script" | "track_file" => {
-                let file = kw.kw() == "track_file";
-                for l in values {
-                    let name = l.kw().to_string();
-                    let mut weight = None;
-                    let mut reverse = false;
-                    if l.arg(1) == Some("weight") {
-                        let Some(w) = l.arg(2) else {
-                            self.push(
-                                warn(l.src, "weight without a value; keepalived ignores it")
-                                    .help("write `weight N`"),
-                            );
-                            continue;
-                        };
-                        weight = self.int(w, l.at(2), -254, 254, "weight");
-                        if weight.is_none() {
-                            continue;
-                        }
-                        if l.arg(3) == Some("reverse") {
-                            reverse = true;
-                        }
-                    }
-                    if file {
-                        inst.track_files.push((name, weight, reverse, l.at(0)));
-                    } else {
-                        if reverse {
-                            self.push(
-                                warn(l.at(3), "`reverse` on a tracked script is not translated; the weight applies the normal way round")
-                                    .label("left out")
-                                    .help("invert the script's exit status instead (exec \"/bin/sh\" \"-c\" \"! ...\")"),
-                            );
-                        }
-                        inst.track_scripts.push((name, weight, l.at(0)));
-                    }
+                    self.track(kw.kw(), l, &mut inst);
                 }
             }
             _ => {}
         }
         self.m.instances.push(inst);
+    }
+
+    /// One line of track_interface / track_script / track_file, checked as keepalived's
+    /// `alloc_track_if()` / `alloc_track_script()` / `vrrp_alloc_track_file()` check it:
+    /// scripts and track files are looked up when the line is read, so one defined further
+    /// down the file is not found.
+    fn track(&mut self, kw: &str, l: &Line, inst: &mut Inst) {
+        let owner = inst.name.clone();
+        let name = l.kw().to_string();
+        let src = l.at(0);
+        let (base, base_rev) = match kw {
+            "track_script" => {
+                let found = self
+                    .m
+                    .scripts
+                    .iter()
+                    .find(|s| s.name == name && s.script.is_some());
+                let Some(s) = found else {
+                    self.push(
+                        warn(src, format!("({owner}) track script {name} not found; keepalived ignores it"))
+                            .label("no such vrrp_script above")
+                            .help("keepalived looks the script up when it reads this line: define the vrrp_script (with a script line) before the vrrp_instance"),
+                    );
+                    return;
+                };
+                (s.weight.map_or(0, |(w, _)| w), false)
+            }
+            "track_file" => {
+                let Some(tf) = self.m.track_files.iter().find(|t| t.name == name) else {
+                    self.push(
+                        warn(src, format!("({owner}) track file {name} not found; keepalived ignores it"))
+                            .label("no such track_file above")
+                            .help("keepalived looks it up when it reads this line: define track_file NAME { file PATH } before the vrrp_instance"),
+                    );
+                    return;
+                };
+                (tf.weight, tf.reverse)
+            }
+            _ => (0, false),
+        };
+        let dup = match kw {
+            "track_interface" => inst.track_ifs.iter().any(|t| t.0 == name),
+            "track_script" => inst.track_scripts.iter().any(|t| t.0 == name),
+            _ => inst.track_files.iter().any(|t| t.0 == name),
+        };
+        if dup {
+            self.push(
+                warn(
+                    src,
+                    format!("({owner}) duplicate {kw} {name}; keepalived ignores it"),
+                )
+                .label("duplicate")
+                .help("list each one once"),
+            );
+            return;
+        }
+        let mut weight = None;
+        let mut reverse = base_rev;
+        if let Some(opt) = l.arg(1) {
+            if opt != "weight" {
+                self.push(
+                    warn(
+                        l.at(1),
+                        format!(
+                            "({owner}) unknown {kw} option `{opt}`; keepalived ignores the line"
+                        ),
+                    )
+                    .label("unknown option")
+                    .help(format!("write `{name} weight N`")),
+                );
+                return;
+            }
+            let Some(w) = l.arg(2) else {
+                self.push(
+                    warn(l.at(1), format!("({owner}) weight without a value for {kw} {name}; keepalived ignores the line"))
+                        .help("write `weight N`"),
+                );
+                return;
+            };
+            match w.parse::<i64>() {
+                Ok(n) if (-254..=254).contains(&n) => {
+                    let mut n = n as i32;
+                    if kw != "track_file" && n.abs() == 254 {
+                        self.push(
+                            note(
+                                l.at(2),
+                                format!(
+                                    "weight {n} becomes {}, as keepalived sets it",
+                                    n.signum() * 253
+                                ),
+                            )
+                            .help("use a weight from -253 to 253"),
+                        );
+                        n = n.signum() * 253;
+                    }
+                    weight = Some(n);
+                }
+                _ => {
+                    let fallback = if kw == "track_interface" {
+                        "uses weight 0 (down means FAULT)".to_string()
+                    } else {
+                        format!(
+                            "uses the {} weight, {base}",
+                            if kw == "track_file" {
+                                "track file's"
+                            } else {
+                                "script's"
+                            }
+                        )
+                    };
+                    self.push(
+                        warn(l.at(2), format!("({owner}) weight `{w}` must be an integer from -253 to 253; keepalived {fallback}"))
+                            .label("invalid weight")
+                            .help("write an integer weight from -253 to 253"),
+                    );
+                    if kw == "track_interface" {
+                        weight = Some(0);
+                    }
+                }
+            }
+            match l.arg(3) {
+                Some("reverse") => reverse = true,
+                Some("noreverse") if kw != "track_interface" => reverse = false,
+                Some(o) => {
+                    self.push(
+                        warn(
+                            l.at(3),
+                            format!(
+                                "({owner}) unknown {kw} weight option `{o}`; keepalived ignores it"
+                            ),
+                        )
+                        .help("the weight options are reverse and noreverse"),
+                    );
+                    if kw == "track_file" {
+                        return;
+                    }
+                }
+                None => {}
+            }
+        }
+        match kw {
+            "track_interface" => {
+                if reverse {
+                    self.push(
+                        warn(l.at(3), "`reverse` tracking of an interface is not translated; the weight applies the normal way round")
+                            .label("left out")
+                            .help("vrrp-ha adds a positive weight while the interface is up and subtracts a negative one while it is down"),
+                    );
+                }
+                inst.track_ifs.push((name, weight.unwrap_or(0), src));
+            }
+            "track_script" => {
+                if reverse {
+                    self.push(
+                        warn(l.at(3), "`reverse` on a tracked script is not translated; the weight applies the normal way round")
+                            .label("left out")
+                            .help("invert the script's exit status instead (exec \"/bin/sh\" \"-c\" \"! ...\")"),
+                    );
+                }
+                inst.track_scripts.push((name, weight, src));
+            }
+            _ => {
+                let path = self
+                    .m
+                    .track_files
+                    .iter()
+                    .find(|t| t.name == name)
+                    .and_then(|t| t.path.clone());
+                let Some((path, _)) = path else {
+                    self.push(
+                        warn(
+                            src,
+                            format!("track file {name} has no file; keepalived ignores it"),
+                        )
+                        .help("add `file PATH` to its track_file block"),
+                    );
+                    return;
+                };
+                let w = weight.unwrap_or(base);
+                // keepalived multiplies by -1 for reverse: the same as a negated weight.
+                inst.track_files
+                    .push((path, Some(if reverse { -w } else { w }), false, src));
+            }
+        }
     }
 
     /// One `virtual_ipaddress` line (keepalived's `alloc_ipaddress()`).
@@ -1383,6 +1630,14 @@ impl Parser<'_> {
             match opt {
                 "dev" => vip.dev = val,
                 "label" => {
+                    if val.as_ref().is_some_and(|v| v.len() > 15) {
+                        self.push(
+                            warn(l.at(i + 1), format!("address label longer than 15 bytes; keepalived removes the address {addr}"))
+                                .label("too long")
+                                .help("Linux address labels are at most 15 bytes, e.g. eth0:vip"),
+                        );
+                        return None;
+                    }
                     if addr.is_ipv6() {
                         self.push(warn(l.at(i), format!("cannot label IPv6 address {addr}; keepalived ignores the label")).help("labels are IPv4 only"));
                     } else {

@@ -121,11 +121,12 @@ pub struct Reader {
     /// Directory of the file being read, as shown (for relative include patterns).
     shown_dirs: Vec<String>,
     fatal: bool,
+    includes: bool,
 }
 
 impl Reader {
     /// A reader with keepalived's standard definitions.
-    pub fn new(config_id: Option<String>) -> Self {
+    pub fn new(config_id: Option<String>, includes: bool) -> Self {
         let builtin = |name: &str, value: Option<&str>, b: Option<Builtin>| Def {
             name: name.to_string(),
             lines: vec![value.unwrap_or("").to_string()],
@@ -149,6 +150,7 @@ impl Reader {
             dirs: Vec::new(),
             shown_dirs: Vec::new(),
             fatal: false,
+            includes,
         }
     }
 
@@ -609,6 +611,17 @@ impl Reader {
         };
         let pattern = rest.trim_start_matches([' ', '\t']);
         let src = origin.src();
+        if !self.includes {
+            self.diag(
+                Diag::new(
+                    Level::Warning,
+                    Some(src),
+                    format!("`include {pattern}` not read"),
+                )
+                .help("includes are off for this import"),
+            );
+            return true;
+        }
         if self.depth > MAX_INCLUDE_DEPTH {
             self.diag(
                 Diag::new(
@@ -938,7 +951,7 @@ mod tests {
     use super::*;
 
     fn lines(text: &str, id: Option<&str>) -> Vec<String> {
-        let mut r = Reader::new(id.map(str::to_string));
+        let mut r = Reader::new(id.map(str::to_string), false);
         r.read_text(text, "t.conf")
             .into_iter()
             .map(|t| match t {
