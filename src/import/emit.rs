@@ -454,7 +454,7 @@ impl Em<'_> {
         kids.push(Node::leaf(format!("priority {}", priority.0), priority.1));
         if let Some((m_, src)) = i.state {
             let msg = if m_ {
-                "vrrp-ha has no initial state: it starts as BACKUP and takes over once no better advert arrives within Master_Down_Interval (keepalived's state MASTER sends its first advert at once)"
+                "state MASTER is dropped: vrrp-ha starts every instance as BACKUP, as keepalived 2.2.7 starts one below priority 255 whatever its state; both take over when no better advert arrives within Master_Down_Interval"
             } else {
                 "state BACKUP is vrrp-ha's start-up state; nothing to translate"
             };
