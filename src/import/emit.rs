@@ -1036,7 +1036,11 @@ impl Em<'_> {
             let mut removals: Vec<(usize, Option<usize>, Option<usize>)> = Vec::new();
             for p in err.problems() {
                 let Some(span) = p.span() else { continue };
-                let line = text[..span.offset().min(text.len())].matches('\n').count();
+                let at = span.offset().min(text.len());
+                let line = text.as_bytes()[..at]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
                 let Some(Some(path)) = map.get(line) else {
                     continue;
                 };
@@ -1085,7 +1089,16 @@ impl Em<'_> {
                 );
                 return None;
             }
-            // Remove deepest first so indices stay valid.
+            // A removed node takes its children with it; then deepest first, so that
+            // indices stay valid.
+            let whole: Vec<Path3> = removals.clone();
+            removals.retain(|&(t, c, g)| {
+                !whole.iter().any(|&(t2, c2, g2)| {
+                    t2 == t
+                        && ((c2.is_none() && c.is_some())
+                            || (g2.is_none() && c2 == c && g.is_some()))
+                })
+            });
             removals.sort_by(|a, b| b.cmp(a));
             for (t, c, g) in removals {
                 match (c, g) {

@@ -13,6 +13,9 @@ const MAXBUF: usize = 1024;
 const MAX_INCLUDE_DEPTH: usize = 16;
 /// Source files over this size are refused: a keepalived.conf is a few kilobytes.
 const MAX_FILE_LEN: usize = 1 << 20;
+/// At most this many substitutions in one line: `$A=$A` would never end (keepalived
+/// itself loops forever on it).
+const MAX_SUBSTITUTIONS: usize = 256;
 /// At most this many files are read in total (includes of includes...).
 const MAX_FILES: usize = 256;
 /// keepalived's `WHITE_SPACE_STR`.
@@ -252,9 +255,8 @@ impl Reader {
             self.physical_line(physical, origin);
             start = end + 1;
         }
-        if self.open_def.take().is_some() {
-            // A definition continued past the end of the file just ends there.
-        }
+        // A definition continued past the end of the file just ends there.
+        self.open_def = None;
     }
 
     fn physical_line(&mut self, physical: &str, origin: Origin) {
@@ -478,6 +480,7 @@ impl Reader {
         let mut more: Vec<String> = Vec::new();
         let mut pos = 0;
         let mut found = false;
+        let mut count = 0;
         while let Some(off) = s[pos..].find('$') {
             let at = pos + off;
             if at + 1 >= s.len() {
@@ -488,6 +491,19 @@ impl Reader {
                 continue;
             };
             found = true;
+            count += 1;
+            if count > MAX_SUBSTITUTIONS {
+                self.diag(
+                    Diag::new(
+                        Level::Fatal,
+                        Some(origin.src()),
+                        format!("more than {MAX_SUBSTITUTIONS} substitutions in one line"),
+                    )
+                    .label("never ends")
+                    .help("a definition that refers to itself ($A=$A) never ends; keepalived hangs on it"),
+                );
+                return Subst::None;
+            }
             let def = &self.defs[def_idx];
             let value = match def.builtin {
                 Some(Builtin::Pwd) => self
@@ -1013,6 +1029,19 @@ mod tests {
                 "}"
             ]
         );
+    }
+
+    #[test]
+    fn self_reference_ends_with_a_diagnostic() {
+        for t in ["$A=$A\nx $A\n", "$A=${A}x\nx $A\n", "$A=$B\n$B=$A\nx $A\n"] {
+            let mut r = Reader::new(None, false);
+            r.read_text(t, "t.conf");
+            let (_, diags) = r.into_parts();
+            assert!(
+                diags.iter().any(|d| d.level == Level::Fatal),
+                "{t:?}: {diags:?}"
+            );
+        }
     }
 
     #[test]
