@@ -158,9 +158,26 @@ fn import(file: &Path, split: bool, output: &str, config_id: Option<String>) -> 
         "{}",
         result.render_with(std::io::stderr().is_terminal() && !no_color)
     );
-    let code = result.exit_code();
+    let mut code = result.exit_code();
     if code == 2 {
         return ExitCode::from(2);
+    }
+    // The programs named are vetted on this machine, as `check` and `run` vet them here.
+    for o in &result.outputs {
+        let Ok(cfg) = config::parse_str(&o.text, &format!("{}.kdl", o.name)) else {
+            continue;
+        };
+        let verdict = crate::track::vet_programs(&cfg);
+        for w in &verdict.warnings {
+            eprintln!("{}.kdl: warning: {w}", o.name);
+        }
+        for r in &verdict.refused {
+            eprintln!(
+                "{}.kdl: `vrrp-ha check` will refuse this until it is fixed: {r}",
+                o.name
+            );
+            code = code.max(1);
+        }
     }
     let units: Vec<String> = result
         .outputs

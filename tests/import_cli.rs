@@ -142,3 +142,35 @@ fn config_id_selects_at_lines_and_defaults_to_the_short_hostname() {
     assert_eq!(text(&default.stdout), text(&explicit.stdout));
     assert_eq!(text(&default.stderr), text(&explicit.stderr));
 }
+
+/// Programs are vetted on the machine import runs on, as `check` vets them: one that others
+/// could change, run as root, makes `check` refuse the file, so import says so (exit 1).
+#[test]
+fn programs_check_would_refuse_are_reported() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: the script security checks only apply when run as root");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("check.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "vrrp_script chk {{\n script \"{}\"\n}}\nvrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {{ 192.0.2.200/24 }}\n track_script {{ chk }}\n garp_master_delay 0\n}}\n",
+            script.display()
+        ),
+    )
+    .expect("write conf");
+    let out = vrrp_ha(&["import", &conf.display().to_string()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`vrrp-ha check` will refuse this until it is fixed"),
+        "{err}"
+    );
+}
