@@ -514,6 +514,11 @@ pub struct Lab {
 impl Lab {
     /// Builds the bridge, the four hosts and their addresses. `test` makes the prefix unique.
     pub fn new(test: &str) -> Lab {
+        Lab::with_prefix(test, "vh")
+    }
+
+    /// [`Lab::new`] with namespace names starting with `base` instead of `vh`.
+    pub fn with_prefix(test: &str, base: &str) -> Lab {
         let serial = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let mut salt = 0u32;
         let prefix = loop {
@@ -525,7 +530,7 @@ impl Lab {
             {
                 h = (h ^ u32::from(b)).wrapping_mul(16777619);
             }
-            let p = format!("vh{:04x}", h & 0xffff);
+            let p = format!("{base}{:04x}", h & 0xffff);
             if !Path::new(&format!("/run/netns/{p}sw")).exists() {
                 break p;
             }
@@ -952,42 +957,46 @@ impl Lab {
             Impl::Keepalived => {
                 let conf = self.path(&format!("{}-keepalived", host.role()), "conf");
                 fs::write(&conf, cfg.to_keepalived()).expect("write keepalived.conf");
-                // Fresh pid files on every start: after a kill -9 the VRRP child can
-                // linger and a reused pid file makes keepalived refuse to start.
-                let n = self.next_seq();
-                let pid = |k: &str| {
-                    self.dir
-                        .join(format!("{}-ka-{k}-{n}.pid", host.role()))
-                        .display()
-                        .to_string()
-                };
-                let (c, p, r, k) = (
-                    conf.display().to_string(),
-                    pid("main"),
-                    pid("vrrp"),
-                    pid("chk"),
-                );
-                self.spawn_in(
-                    host,
-                    "keepalived",
-                    &[
-                        "keepalived",
-                        "--dont-fork",
-                        "--log-console",
-                        "--log-detail",
-                        "--vrrp",
-                        "-f",
-                        &c,
-                        "-p",
-                        &p,
-                        "-r",
-                        &r,
-                        "-c",
-                        &k,
-                    ],
-                )
+                self.run_keepalived(host, &conf, &[])
             }
         }
+    }
+
+    /// Starts keepalived's VRRP subsystem on `host` with the config file `conf` and
+    /// `extra` arguments (e.g. `-i lb2` for `@lb2` lines).
+    pub fn run_keepalived(&self, host: Host, conf: &Path, extra: &[&str]) -> Proc {
+        // Fresh pid files on every start: after a kill -9 the VRRP child can
+        // linger and a reused pid file makes keepalived refuse to start.
+        let n = self.next_seq();
+        let pid = |k: &str| {
+            self.dir
+                .join(format!("{}-ka-{k}-{n}.pid", host.role()))
+                .display()
+                .to_string()
+        };
+        let (c, p, r, k) = (
+            conf.display().to_string(),
+            pid("main"),
+            pid("vrrp"),
+            pid("chk"),
+        );
+        let mut argv = vec![
+            "keepalived",
+            "--dont-fork",
+            "--log-console",
+            "--log-detail",
+            "--vrrp",
+            "-f",
+            &c,
+            "-p",
+            &p,
+            "-r",
+            &r,
+            "-c",
+            &k,
+        ];
+        argv.extend_from_slice(extra);
+        self.spawn_in(host, "keepalived", &argv)
     }
 
     /// True when `master` holds `vip` and the other load balancer does not.
