@@ -92,7 +92,7 @@ pub fn q(s: &str) -> String {
 
 /// A duration in microseconds as vrrp-ha writes it (`"1s"`, `"100ms"`), rounded to ms.
 fn dur(us: u64) -> String {
-    if us % 1_000_000 == 0 {
+    if us.is_multiple_of(1_000_000) {
         format!("\"{}s\"", us / 1_000_000)
     } else {
         format!("\"{}ms\"", (us + 500) / 1000)

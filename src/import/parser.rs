@@ -1254,7 +1254,7 @@ impl Parser<'_> {
             "unicast_src_ip" => {
                 if let Some((v, src)) = self.need_arg(line) {
                     match v.parse::<IpAddr>() {
-                        Ok(a) if inst.ipv6.map_or(true, |f| f == a.is_ipv6()) => {
+                        Ok(a) if inst.ipv6.is_none_or(|f| f == a.is_ipv6()) => {
                             inst.ipv6 = Some(a.is_ipv6());
                             inst.unicast_src = Some((a, src));
                         }
