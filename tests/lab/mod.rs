@@ -514,6 +514,18 @@ pub struct Lab {
 impl Lab {
     /// Builds the bridge, the four hosts and their addresses. `test` makes the prefix unique.
     pub fn new(test: &str) -> Lab {
+        Lab::create(test, |h| format!("vh{:04x}", h & 0xffff))
+    }
+
+    /// Like [`Lab::new`], with namespace names that start with `stem` (e.g. `vhho`)
+    /// followed by two hex digits, so that a suite's namespaces are recognisable as its own.
+    pub fn with_prefix(test: &str, stem: &str) -> Lab {
+        Lab::create(test, |h| format!("{stem}{:02x}", h & 0xff))
+    }
+
+    /// Takes the lab lock, picks the first free prefix `name(hash)` (the hash of `test`,
+    /// the PID and a salt) and builds the lab under it.
+    fn create(test: &str, name: impl Fn(u32) -> String) -> Lab {
         let serial = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let mut salt = 0u32;
         let prefix = loop {
@@ -525,7 +537,7 @@ impl Lab {
             {
                 h = (h ^ u32::from(b)).wrapping_mul(16777619);
             }
-            let p = format!("vh{:04x}", h & 0xffff);
+            let p = name(h);
             if !Path::new(&format!("/run/netns/{p}sw")).exists() {
                 break p;
             }
