@@ -1158,6 +1158,11 @@ pub fn grep_log(p: &Path, words: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// PIDs of every descendant of `root`, from /proc (e.g. the hooks a daemon runs).
+pub fn descendants_of(root: u32) -> Vec<u32> {
+    descendants(root)
+}
+
 /// PIDs of every descendant of `root`, from /proc.
 fn descendants(root: u32) -> Vec<u32> {
     let mut parent = Vec::new();
