@@ -33,10 +33,12 @@ cd "$(dirname "$0")/.."
 #   gcc, libc6-dev            the linker cargo needs
 #   debootstrap,              a Debian 12 root file system booted with
 #   systemd-container         systemd-nspawn: the units on a real systemd
+#   util-linux, mount         unshare and mount: a fake journald socket in a
+#                             private mount namespace (logging, lab_envfail)
 PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
-    debootstrap systemd-container
+    debootstrap systemd-container util-linux mount
 )
 
 STEPS=()
