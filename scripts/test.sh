@@ -38,10 +38,13 @@ cd "$(dirname "$0")/.."
 #   dpkg-dev, binutils        the package build (dpkg-shlibdeps for its libc6
 #                             dependency) and its GLIBC check (objdump)
 #   lintian                   the package test: no lintian errors
+#   util-linux, mount         unshare and mount: a fake journald socket in a
+#                             private mount namespace (logging, lab_envfail)
 PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
     debootstrap systemd-container dpkg-dev binutils lintian libcap2-bin
+    util-linux mount
 )
 
 STEPS=()

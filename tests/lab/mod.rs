@@ -514,11 +514,18 @@ pub struct Lab {
 impl Lab {
     /// Builds the bridge, the four hosts and their addresses. `test` makes the prefix unique.
     pub fn new(test: &str) -> Lab {
-        Lab::with_prefix(test, "vh")
+        Lab::create(test, |h| format!("vh{:04x}", h & 0xffff))
     }
 
-    /// [`Lab::new`] with namespace names starting with `base` instead of `vh`.
-    pub fn with_prefix(test: &str, base: &str) -> Lab {
+    /// Like [`Lab::new`], with namespace names that start with `stem` (e.g. `vhho`)
+    /// followed by two hex digits, so that a suite's namespaces are recognisable as its own.
+    pub fn with_prefix(test: &str, stem: &str) -> Lab {
+        Lab::create(test, |h| format!("{stem}{:02x}", h & 0xff))
+    }
+
+    /// Takes the lab lock, picks the first free prefix `name(hash)` (the hash of `test`,
+    /// the PID and a salt) and builds the lab under it.
+    fn create(test: &str, name: impl Fn(u32) -> String) -> Lab {
         let serial = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let mut salt = 0u32;
         let prefix = loop {
@@ -530,7 +537,7 @@ impl Lab {
             {
                 h = (h ^ u32::from(b)).wrapping_mul(16777619);
             }
-            let p = format!("{base}{:04x}", h & 0xffff);
+            let p = name(h);
             if !Path::new(&format!("/run/netns/{p}sw")).exists() {
                 break p;
             }
@@ -1197,6 +1204,11 @@ pub fn grep_log(p: &Path, words: &[&str]) -> Vec<String> {
         })
         .map(str::to_string)
         .collect()
+}
+
+/// PIDs of every descendant of `root`, from /proc (e.g. the hooks a daemon runs).
+pub fn descendants_of(root: u32) -> Vec<u32> {
+    descendants(root)
 }
 
 /// PIDs of every descendant of `root`, from /proc.
