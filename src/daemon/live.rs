@@ -187,7 +187,12 @@ impl Executor {
                 }
             }
             Effect::SetLinkUp { ifindex, up } => {
-                if let Err(e) = self.nl.set_link_up(ifindex, up).await {
+                let res = self.nl.set_link_up(ifindex, up).await;
+                if up {
+                    // Adverts waiting for the vmac go out either way: a failure shows there.
+                    let _ = self.done.send(Completion::LinkUp { ifindex });
+                }
+                if let Err(e) = res {
                     // Deleting the base interface takes the vmac with it, often before
                     // we hear the base went down: then nothing is left to bring down.
                     match self.nl.link_by_index(ifindex).await {
