@@ -584,6 +584,28 @@ impl<P: Ports> Engine<P> {
         }
     }
 
+    /// Whether every instance a reload to `new` would start or change can run on this
+    /// host; `Err` lists those that cannot, and then nothing of `new` may be applied.
+    pub fn fits(&self, new: &Config) -> Result<(), String> {
+        let plan = reload::plan(&self.config.instances, &new.instances);
+        let touched = plan
+            .start
+            .iter()
+            .chain(plan.reconfigure.iter().map(|(_, ni)| ni))
+            .map(|&ni| &new.instances[ni]);
+        let problems: Vec<String> = touched
+            .filter_map(|cfg| self.fits_host(cfg).err().map(|e| e.to_string()))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "new configuration refused, keeping the running one: {}",
+                problems.join("; ")
+            ))
+        }
+    }
+
     /// SIGHUP with a valid, vetted configuration: stop what is gone, reconfigure what
     /// changed, start what is new (each new instance as soon as it can bind), and move
     /// the sync groups over. Nothing waits.
