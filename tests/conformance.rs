@@ -308,7 +308,13 @@ impl Ports for Recorder {
                 });
                 format!("del-address {vip} on #{ifindex}")
             }
-            Effect::SetLinkUp { ifindex, up } => format!("set-link #{ifindex} up={up}"),
+            Effect::SetLinkUp { ifindex, up } => {
+                if *up {
+                    self.done
+                        .push_back(Completion::LinkUp { ifindex: *ifindex });
+                }
+                format!("set-link #{ifindex} up={up}")
+            }
             Effect::CreateVmac {
                 id,
                 name,

@@ -187,7 +187,12 @@ impl Executor {
                 }
             }
             Effect::SetLinkUp { ifindex, up } => {
-                if let Err(e) = self.nl.set_link_up(ifindex, up).await {
+                let res = self.nl.set_link_up(ifindex, up).await;
+                if up {
+                    // Adverts waiting for the vmac go out either way: a failure shows there.
+                    let _ = self.done.send(Completion::LinkUp { ifindex });
+                }
+                if let Err(e) = res {
                     // Deleting the base interface takes the vmac with it, often before
                     // we hear the base went down: then nothing is left to bring down.
                     match self.nl.link_by_index(ifindex).await {
@@ -405,6 +410,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         warn!("sd_notify READY: {e}");
     }
     let mut watchdog = sdnotify::watchdog_interval().map(tokio::time::interval);
+    let mut reloads = Reloads::default();
 
     loop {
         if let Err(e) = clock.set(engine.poll_timeout()) {
@@ -431,8 +437,14 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => {
-                reload(&config_path, &mut engine, &mut tracker, &notifier, clock.now());
+            _ = sighup.recv() => reloads.request(&config_path, &notifier),
+            loaded = reloads.done() => {
+                apply_reload(loaded, &mut engine, &mut tracker, clock.now());
+                if std::mem::take(&mut reloads.again) {
+                    reloads.request(&config_path, &notifier);
+                } else if let Err(e) = notifier.ready_with_status(&engine.snapshot().summary()) {
+                    warn!("sd_notify READY: {e}");
+                }
             }
         }
         forward_links(&mut engine, &tracker);
@@ -474,44 +486,89 @@ fn remove_state_file(path: &Path) {
     }
 }
 
-/// SIGHUP: re-read the config; keep the running one if it is invalid or refused.
-fn reload(
-    config_path: &Path,
-    engine: &mut Engine<LivePorts>,
-    tracker: &mut Tracker,
-    notifier: &Notifier,
-    now: CoreInstant,
-) {
-    info!(config = %config_path.display(), "SIGHUP: reloading configuration");
-    if let Err(e) = notifier.reloading() {
-        warn!("sd_notify RELOADING: {e}");
-    }
-    match crate::config::load(config_path) {
+/// What reading a new configuration on SIGHUP gave: a vetted configuration, or why
+/// the running one stays.
+type Loaded = Result<Config, String>;
+
+/// Read, parse, vet (and on failure render) a new configuration: slow for a large file
+/// (seconds for a megabyte in a debug build), so it runs on the blocking pool while the
+/// loop keeps the adverts going.
+fn load_vetted(path: &Path) -> Loaded {
+    match crate::config::load(path) {
         Ok(new) => {
             let verdict = crate::track::vet_programs(&new);
             for w in &verdict.warnings {
                 warn!("{w}");
             }
             if verdict.refused.is_empty() {
-                // Script results, file values and link states carry over: no priority flap.
-                tracker.reload(&new);
-                engine.reload(new, |name| tracker.tracking(name), now);
+                Ok(new)
             } else {
-                warn!(
+                Err(format!(
                     "new configuration refused, keeping the running one: {}",
                     verdict.refused.join("; ")
-                );
+                ))
             }
         }
-        Err(crate::config::LoadError::Invalid(e)) => {
-            warn!(
-                "new configuration is invalid; keeping the running one:\n{}",
-                e.render()
-            );
-        }
-        Err(e) => warn!("cannot reload, keeping the running configuration: {e}"),
+        Err(crate::config::LoadError::Invalid(e)) => Err(format!(
+            "new configuration is invalid; keeping the running one:\n{}",
+            e.render()
+        )),
+        Err(e) => Err(format!(
+            "cannot reload, keeping the running configuration: {e}"
+        )),
     }
-    if let Err(e) = notifier.ready_with_status(&engine.snapshot().summary()) {
-        warn!("sd_notify READY: {e}");
+}
+
+/// SIGHUPs in flight: one reload reads at a time, and signals that arrive meanwhile are
+/// folded into one more reload after it (of the file as it is then).
+#[derive(Default)]
+struct Reloads {
+    reading: Option<tokio::task::JoinHandle<Loaded>>,
+    again: bool,
+}
+
+impl Reloads {
+    /// A SIGHUP: start reading unless a read is under way.
+    fn request(&mut self, config_path: &Path, notifier: &Notifier) {
+        if self.reading.is_some() {
+            self.again = true;
+            return;
+        }
+        info!(config = %config_path.display(), "SIGHUP: reloading configuration");
+        if let Err(e) = notifier.reloading() {
+            warn!("sd_notify RELOADING: {e}");
+        }
+        let path = config_path.to_path_buf();
+        self.reading = Some(tokio::task::spawn_blocking(move || load_vetted(&path)));
+    }
+
+    /// Resolves with the result of the read under way (never while none is).
+    async fn done(&mut self) -> Loaded {
+        match self.reading.as_mut() {
+            Some(task) => {
+                let res = task.await;
+                self.reading = None;
+                res.unwrap_or_else(|e| Err(format!("cannot reload: {e}")))
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Apply a configuration read for a SIGHUP: all of it, or nothing when an instance it
+/// starts or changes cannot run on this host (its interface is missing, say).
+fn apply_reload(
+    loaded: Loaded,
+    engine: &mut Engine<LivePorts>,
+    tracker: &mut Tracker,
+    now: CoreInstant,
+) {
+    match loaded.and_then(|new| engine.fits(&new).map(|()| new)) {
+        Ok(new) => {
+            // Script results, file values and link states carry over: no priority flap.
+            tracker.reload(&new);
+            engine.reload(new, |name| tracker.tracking(name), now);
+        }
+        Err(why) => warn!("{why}"),
     }
 }

@@ -88,6 +88,10 @@ struct Binding {
     /// Re-attached to an interface with no IPv4 address yet: the next one there becomes
     /// the advert source (until then the old one is kept).
     primary_pending: bool,
+    /// The vmac is up (the executor said so): adverts can leave through it.
+    vmac_up: bool,
+    /// Adverts waiting for the vmac to come up (a new MASTER's first ones).
+    held: Vec<crate::core::instance::Transmit>,
 }
 
 /// One sync group's side: its configuration and the state last reported.
@@ -113,7 +117,8 @@ pub struct Engine<P: Ports> {
     groups: Vec<GroupIo>,
     sockets: BTreeMap<(String, Family), Sock>,
     demux: HashMap<(SocketId, u8), Vec<InstanceId>>,
-    unknown: HashMap<SocketId, u64>,
+    /// Packets no instance takes, per socket, with the socket's own log limit.
+    unknown: HashMap<SocketId, (u64, logs::RateLimit)>,
     logs: Logs,
     pending_hooks: Vec<hooks::Transition>,
     /// Drains the core refused in the batch being carried out.
@@ -388,13 +393,19 @@ impl<P: Ports> Engine<P> {
         packet: &crate::net::socket::Received,
         why: &str,
     ) {
-        let count = self.unknown.entry(socket).or_insert(0);
+        let interface = self
+            .sockets
+            .iter()
+            .find(|(_, s)| s.id == socket)
+            .map(|((name, _), _)| name.clone())
+            .unwrap_or_default();
+        let (count, limit) = self.unknown.entry(socket).or_default();
         *count += 1;
         let total = *count;
-        if let Some(suppressed) = self.logs.unknown.allow(self.now) {
+        if let Some(suppressed) = limit.allow(self.now) {
             let vrid = packet.payload.get(1).copied().unwrap_or(0);
             tracing::debug!(
-                src = %packet.src, vrid, total, suppressed,
+                interface = %interface, src = %packet.src, vrid, total, suppressed,
                 "dropped VRRP packet: {why}"
             );
         }
@@ -494,6 +505,7 @@ impl<P: Ports> Engine<P> {
                 }
             }
             Completion::AddressAdded { id, vip } => self.feed(id, Event::VipInstalled(vip)),
+            Completion::LinkUp { ifindex } => self.vmac_came_up(ifindex),
             Completion::AddressFailed { id, vip, error } => {
                 if let Some(io) = self.router.get(id).map(|s| &s.io) {
                     // A MASTER without its VIP black-holes traffic: say so loudly.
@@ -569,6 +581,28 @@ impl<P: Ports> Engine<P> {
             .any(|i| i.track_interfaces.iter().any(|t| t.name == name));
         if tracked {
             self.ports.track_link(name, up);
+        }
+    }
+
+    /// Whether every instance a reload to `new` would start or change can run on this
+    /// host; `Err` lists those that cannot, and then nothing of `new` may be applied.
+    pub fn fits(&self, new: &Config) -> Result<(), String> {
+        let plan = reload::plan(&self.config.instances, &new.instances);
+        let touched = plan
+            .start
+            .iter()
+            .chain(plan.reconfigure.iter().map(|(_, ni)| ni))
+            .map(|&ni| &new.instances[ni]);
+        let problems: Vec<String> = touched
+            .filter_map(|cfg| self.fits_host(cfg).err().map(|e| e.to_string()))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "new configuration refused, keeping the running one: {}",
+                problems.join("; ")
+            ))
         }
     }
 
