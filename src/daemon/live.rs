@@ -338,6 +338,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     if !verdict.refused.is_empty() {
         return Err(DaemonError::InsecureScripts(verdict.refused.join("; ")));
     }
+    super::sched::apply(&config);
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
@@ -565,6 +566,14 @@ fn apply_reload(
 ) {
     match loaded.and_then(|new| engine.fits(&new).map(|()| new)) {
         Ok(new) => {
+            if (new.realtime_priority, new.lock_memory)
+                != (
+                    engine.config().realtime_priority,
+                    engine.config().lock_memory,
+                )
+            {
+                super::sched::apply(&new);
+            }
             // Script results, file values and link states carry over: no priority flap.
             tracker.reload(&new);
             engine.reload(new, |name| tracker.tracking(name), now);

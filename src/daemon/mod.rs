@@ -11,6 +11,7 @@ pub mod host;
 mod live;
 pub mod ports;
 pub mod reload;
+mod sched;
 mod setup;
 pub mod status;
 
