@@ -40,7 +40,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
-    debootstrap systemd-container dpkg-dev binutils lintian
+    debootstrap systemd-container dpkg-dev binutils lintian prometheus
 )
 
 STEPS=()

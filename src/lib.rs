@@ -6,10 +6,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod core;
 pub mod daemon;
 pub mod hooks;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod process;
 pub mod sdnotify;

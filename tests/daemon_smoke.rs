@@ -210,8 +210,11 @@ fn two_daemons_elect_one_master_and_fail_over_on_sigterm() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(has_vip(&a), "lb1 lost the VIP");
     assert!(!has_vip(&b), "lb2 holds the VIP too (split brain)");
-    let state = fs::read_to_string(lab.dir.join("state/lb1.state")).unwrap_or_default();
-    assert!(state.contains("state=MASTER"), "lb1 state file: {state:?}");
+    let state = fs::read_to_string(lab.dir.join("state/lb1.json")).unwrap_or_default();
+    assert!(
+        state.contains("\"state\":\"MASTER\""),
+        "lb1 state file: {state:?}"
+    );
 
     lab.signal("lb1", nix::sys::signal::Signal::SIGTERM);
     // Priority 0 lets lb2 take over after Skew_Time (65 ms), well before

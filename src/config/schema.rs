@@ -94,6 +94,7 @@ nodes! {
             keepalived "vrrp_script";
         SyncGroup = "sync-group", Many, "sync-group \"G1\" { instances \"VI_1\" \"VI_2\" }",
             keepalived "vrrp_sync_group";
+        Metrics = "metrics", Once, "metrics listen=\"127.0.0.1:9650\"";
     }
 }
 

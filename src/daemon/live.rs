@@ -5,7 +5,9 @@
 //! tick, signals) and hands it to the engine with the time. The engine's slow work
 //! goes to one executor task that carries the effects out in order (netlink requests,
 //! announcement frames, handing hooks to their runner); status goes to a writer task
-//! that keeps only the latest snapshot. Nothing on the loop waits for any of them.
+//! that keeps only the latest snapshot, and to the D-Bus server; the D-Bus server and
+//! the metrics endpoint send their requests (snapshots, drain, resume) into the loop
+//! with a oneshot reply. Nothing on the loop waits for any of them.
 
 use std::collections::HashMap;
 use std::io;
@@ -18,10 +20,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn};
 
+use super::api::{Clock, Loop, Request};
 use super::engine::Engine;
 use super::host::Host;
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
-use super::status::{self, Snapshot};
+use super::status::{self, Identity, Snapshot, StatusReport};
 use super::DaemonError;
 use crate::config::Config;
 use crate::core::instance::Transmit;
@@ -39,21 +42,6 @@ use crate::track::Tracker;
 const HOOKS_DRAIN: Duration = Duration::from_secs(30);
 /// How many received packets may wait for the loop before the readers block.
 const PACKET_QUEUE: usize = 256;
-
-/// Maps the core's clock (time since an origin) to tokio's.
-#[derive(Copy, Clone, Debug)]
-struct Clock {
-    origin: TokioInstant,
-}
-
-impl Clock {
-    fn now(self) -> CoreInstant {
-        CoreInstant::from_origin(TokioInstant::now().duration_since(self.origin))
-    }
-    fn to_tokio(self, at: CoreInstant) -> TokioInstant {
-        self.origin + at.since_origin()
-    }
-}
 
 /// The real ports: raw sockets, the effect executor, the status writer.
 struct LivePorts {
@@ -302,6 +290,7 @@ fn error_text(e: &NetError) -> String {
 async fn write_status(
     state_file: PathBuf,
     notifier: Notifier,
+    lp: Loop,
     mut rx: watch::Receiver<Option<Snapshot>>,
 ) {
     while rx.changed().await.is_ok() {
@@ -312,12 +301,31 @@ async fn write_status(
             debug!("sd_notify STATUS: {e}");
         }
         let path = state_file.clone();
-        let lines = snapshot.instances;
-        let written = tokio::task::spawn_blocking(move || status::write(&path, &lines)).await;
+        let report = StatusReport::of(vec![lp.to_json(&snapshot, "state-file")]);
+        let written = tokio::task::spawn_blocking(move || status::write(&path, &report)).await;
         match written {
             Ok(Ok(())) => {}
             Ok(Err(e)) => debug!("cannot write {}: {e}", state_file.display()),
             Err(e) => debug!("cannot write {}: {e}", state_file.display()),
+        }
+    }
+}
+
+/// Answer a request from the D-Bus server or the metrics endpoint.
+fn answer(engine: &mut Engine<LivePorts>, req: Request, now: CoreInstant) {
+    match req {
+        Request::Snapshot(reply) => {
+            let _ = reply.send(engine.snapshot());
+        }
+        Request::Drain {
+            instance,
+            force,
+            reply,
+        } => {
+            let _ = reply.send(engine.drain(&instance, force, now));
+        }
+        Request::Resume { instance, reply } => {
+            let _ = reply.send(engine.resume(&instance, now));
         }
     }
 }
@@ -381,12 +389,24 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     tokio::spawn(executor.run(effects_rx, processed_tx));
     let notifier = Notifier::from_env();
     let state_file = status::state_file(&config_path);
+    // A file of the previous version would be shown beside ours.
+    remove_state_file(&status::old_state_file(&config_path));
     let (status_tx, status_rx) = watch::channel(None);
+    let clock = Clock {
+        origin: TokioInstant::now(),
+    };
+    let (req_tx, mut req_rx) = mpsc::channel(super::api::QUEUE);
+    let lp = Loop::new(req_tx, clock, Identity::of(&config_path));
     let writer = tokio::spawn(write_status(
         state_file.clone(),
         notifier.clone(),
+        lp.clone(),
         status_rx,
     ));
+    let dbus = tokio::spawn(super::dbus::serve(lp.clone(), status_tx.subscribe()));
+    let metrics_listen = config.metrics.as_ref().map(|m| m.listen);
+    let metrics =
+        metrics_listen.map(|listen| tokio::spawn(super::metrics::serve(listen, lp.clone())));
 
     let ports = LivePorts {
         sockets: HashMap::new(),
@@ -397,9 +417,6 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         status: status_tx,
         links: Vec::new(),
         drain_file: status::drain_file(&config_path),
-    };
-    let clock = Clock {
-        origin: TokioInstant::now(),
     };
     let (mut tracker, mut track_rx) = Tracker::spawn(&config);
     let count = config.instances.len();
@@ -442,6 +459,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             Some(ev) = net_rx.recv() => engine.handle(Input::Net(ev), clock.now()),
             Some(u) = track_rx.recv() => engine.handle(Input::Track(u), clock.now()),
             Some(c) = done_rx.recv() => engine.handle(Input::Done(c), clock.now()),
+            Some(req) = req_rx.recv() => answer(&mut engine, req, clock.now()),
             _ = &mut sleep, if armed.is_some() => {
                 armed = None;
                 engine.handle_timeout(clock.now());
@@ -483,6 +501,10 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         _ = sigint.recv() => { warn!("second signal: exiting without cleanup"); std::process::exit(1); }
     }
     writer.abort();
+    dbus.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     remove_state_file(&state_file);
     info!("vrrp-ha stopped");
     Ok(())
@@ -515,6 +537,9 @@ fn reload(
                 warn!("{w}");
             }
             if verdict.refused.is_empty() {
+                if new.metrics != engine.config().metrics {
+                    warn!("the metrics node changed; the new listen address takes effect at the next restart");
+                }
                 // Script results, file values and link states carry over: no priority flap.
                 tracker.reload(&new);
                 engine.reload(new, |name| tracker.tracking(name), now);
@@ -544,6 +569,7 @@ mod tests {
 
     #[test]
     fn clock_maps_core_time_to_tokio_time() {
+        use super::super::api::Clock;
         let c = Clock {
             origin: TokioInstant::now(),
         };

@@ -5,9 +5,12 @@
 //! effects on the [`ports`]; the [`live`] loop supplies real inputs and real ports.
 //! All protocol decisions live in [`crate::core`].
 
+mod api;
+pub mod dbus;
 pub mod engine;
 pub mod host;
 mod live;
+pub mod metrics;
 pub mod ports;
 pub mod reload;
 mod setup;

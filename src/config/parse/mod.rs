@@ -67,6 +67,7 @@ fn document(cx: &mut Cx, doc: &KdlDocument) -> Config {
         instances: Vec::new(),
         scripts: Vec::new(),
         sync_groups: Vec::new(),
+        metrics: None,
     };
     if doc.nodes().is_empty() {
         cx.report(
@@ -116,6 +117,7 @@ fn document(cx: &mut Cx, doc: &KdlDocument) -> Config {
                     groups.push(g);
                 }
             }
+            TopNode::Metrics => config.metrics = blocks::metrics(cx, node),
         }
     }
     if instances.is_empty()
