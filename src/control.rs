@@ -54,6 +54,11 @@ async fn bounded<T>(
                 Err(ControlError::Call(format!("{name}: {text}")))
             }
         }
+        Ok(Err(zbus::Error::FDO(e))) if matches!(*e, zbus::fdo::Error::AccessDenied(_)) => {
+            Err(ControlError::Call(format!(
+                "access denied by the D-Bus policy (only root may drain and resume): {e}"
+            )))
+        }
         Ok(Err(e)) => Err(ControlError::Call(e.to_string())),
         Err(_) => Err(ControlError::Timeout(CALL_TIMEOUT)),
     }

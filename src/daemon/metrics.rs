@@ -384,3 +384,79 @@ pub fn render(status: &DaemonStatus) -> prometheus::Result<Vec<u8>> {
     TextEncoder::new().encode(&families, &mut out)?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::status::{CountersJson, InstanceJson, MasterJson, TrackJson};
+
+    fn sample() -> DaemonStatus {
+        let mut counters = CountersJson {
+            transitions: 2,
+            adverts_sent: 10,
+            ..CountersJson::default()
+        };
+        counters.transitions_to.insert("MASTER".into(), 1);
+        counters.drops.insert("auth_mismatch".into(), 3);
+        counters.malformed.insert("bad_checksum".into(), 1);
+        DaemonStatus {
+            name: "VI_1".into(),
+            config: "/etc/vrrp-ha/VI_1.kdl".into(),
+            pid: 1,
+            vrrp_ha_version: "0.1.0".into(),
+            source: "metrics".into(),
+            updated: 1.0,
+            instances: vec![InstanceJson {
+                name: "VI_1".into(),
+                vrid: 51,
+                vrrp_version: 3,
+                family: "ipv4".into(),
+                interface: "eth0".into(),
+                waiting_for: None,
+                state: "MASTER".into(),
+                drained: false,
+                priority: 100,
+                effective_priority: 80,
+                tracking: vec![TrackJson {
+                    kind: "script".into(),
+                    name: "nginx".into(),
+                    weight: -20,
+                    delta: -20,
+                    fault: false,
+                    state: "failing".into(),
+                    value: None,
+                }],
+                master: Some(MasterJson {
+                    address: "192.0.2.1".into(),
+                    priority: 80,
+                }),
+                vips: vec!["192.0.2.200/24".into()],
+                last_transition: None,
+                counters,
+                peers: Vec::new(),
+            }],
+            unknown_vrid: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn renders_the_text_format() {
+        crate::metrics::observe_action("VI_1", "MASTER", "reload", "ok", Duration::from_millis(5));
+        let text = String::from_utf8(render(&sample()).expect("render")).expect("utf-8");
+        if let Ok(dir) = std::env::var("VRRP_HA_METRICS_SAMPLE") {
+            let _ = std::fs::write(dir, &text);
+        }
+        for line in [
+            "vrrp_ha_instance_state{interface=\"eth0\",state=\"MASTER\",vrid=\"51\",vrrp_instance=\"VI_1\"} 1",
+            "vrrp_ha_instance_state{interface=\"eth0\",state=\"FAULT\",vrid=\"51\",vrrp_instance=\"VI_1\"} 0",
+            "vrrp_ha_instance_effective_priority{vrid=\"51\",vrrp_instance=\"VI_1\"} 80",
+            "vrrp_ha_transitions_total{to=\"MASTER\",vrid=\"51\",vrrp_instance=\"VI_1\"} 1",
+            "vrrp_ha_adverts_dropped_total{reason=\"auth_mismatch\",vrid=\"51\",vrrp_instance=\"VI_1\"} 3",
+            "vrrp_ha_adverts_dropped_total{reason=\"bad_checksum\",vrid=\"51\",vrrp_instance=\"VI_1\"} 1",
+            "vrrp_ha_track_delta{kind=\"script\",name=\"nginx\",vrrp_instance=\"VI_1\"} -20",
+            "# TYPE vrrp_ha_action_duration_seconds histogram",
+        ] {
+            assert!(text.contains(line), "no {line} in\n{text}");
+        }
+    }
+}

@@ -514,8 +514,18 @@ pub struct Lab {
 impl Lab {
     /// Builds the bridge, the four hosts and their addresses. `test` makes the prefix unique.
     pub fn new(test: &str) -> Lab {
+        Lab::with_prefix("vh", 0xffff, test)
+    }
+
+    /// [`Lab::new`] with namespace names starting with `base` (a test file's own prefix).
+    pub fn new_prefixed(base: &str, test: &str) -> Lab {
+        Lab::with_prefix(base, 0xff, test)
+    }
+
+    fn with_prefix(base: &str, mask: u32, test: &str) -> Lab {
         let serial = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let mut salt = 0u32;
+        let digits = if mask > 0xff { 4 } else { 2 };
         let prefix = loop {
             let mut h: u32 = 2166136261;
             for b in test
@@ -525,7 +535,7 @@ impl Lab {
             {
                 h = (h ^ u32::from(b)).wrapping_mul(16777619);
             }
-            let p = format!("vh{:04x}", h & 0xffff);
+            let p = format!("{base}{:0digits$x}", h & mask);
             if !Path::new(&format!("/run/netns/{p}sw")).exists() {
                 break p;
             }
@@ -1064,6 +1074,79 @@ impl Lab {
             .filter(|w| w[0] == "packets")
             .filter_map(|w| w[1].parse::<u64>().ok())
             .sum()
+    }
+
+    /// A private system bus: dbus-daemon with Debian's system-bus policy (less what makes
+    /// it this machine's bus) and the package's policy for vrrp-ha, its socket in the lab
+    /// dir (which `nobody` can enter). Returns its address; the lab ends it on drop.
+    pub fn system_bus(&self) -> String {
+        let system = fs::read_to_string("/usr/share/dbus-1/system.conf")
+            .expect("/usr/share/dbus-1/system.conf (package dbus)");
+        let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/io.vrrpha.Daemon1.conf");
+        let socket = self.dir.join("system_bus_socket");
+        let machine = [
+            "<listen>",
+            "<user>",
+            "<pidfile>",
+            "<fork/>",
+            "<syslog/>",
+            "<servicehelper>",
+            "<standard_system_servicedirs/>",
+            "<include ",
+            "<include>",
+            "<includedir>",
+        ];
+        let mut conf = String::new();
+        for line in system.lines() {
+            if machine.iter().any(|m| line.trim_start().starts_with(m)) {
+                continue;
+            }
+            if line.trim() == "</busconfig>" {
+                let _ = writeln!(
+                    conf,
+                    "  <listen>unix:path={}</listen>\n  <include>{}</include>",
+                    socket.display(),
+                    policy.display()
+                );
+            }
+            conf.push_str(line);
+            conf.push('\n');
+        }
+        let file = self.dir.join("system-bus.conf");
+        fs::write(&file, conf).expect("write bus config");
+        let log = self.path("system-bus", "log");
+        let out = fs::File::create(&log).expect("create log");
+        let err = out.try_clone().expect("dup log");
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", file.display()))
+            .arg("--nofork")
+            .arg("--print-address")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .expect("run dbus-daemon");
+        let mut line = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            // One line once it listens (then EOF when it exits).
+            let mut byte = [0u8; 1];
+            while stdout.read(&mut byte).map(|n| n == 1).unwrap_or(false) && byte[0] != b'\n' {
+                line.push(byte[0] as char);
+            }
+        }
+        drop(out);
+        let proc = Proc {
+            pid: child.id(),
+            name: "system bus".to_string(),
+            log,
+        };
+        self.children.borrow_mut().push((proc, child));
+        assert!(
+            line.starts_with("unix:"),
+            "dbus-daemon did not start: {line:?}"
+        );
+        line.trim().to_string()
     }
 
     /// Prints every log the lab collected (daemons, nginx, tcpdump).
