@@ -311,17 +311,46 @@ fn gather(wanted: Option<&str>) -> Vec<DaemonStatus> {
         }
         match status::read(&file) {
             Ok(daemons) => {
-                // A daemon killed without its clean exit leaves its file behind.
-                found.extend(
-                    daemons
-                        .into_iter()
-                        .filter(|d| d.pid == 0 || Path::new(&format!("/proc/{}", d.pid)).exists()),
-                );
+                // A daemon killed without its clean exit leaves its file behind; the old
+                // format has no pid, so look for a daemon running a config of that stem.
+                found.extend(daemons.into_iter().filter(|d| {
+                    if d.pid == 0 {
+                        running_stems().contains(&d.name)
+                    } else {
+                        Path::new(&format!("/proc/{}", d.pid)).exists()
+                    }
+                }));
             }
             Err(e) => eprintln!("vrrp-ha status: {e}"),
         }
     }
     found
+}
+
+/// The config stems of the `vrrp-ha run` processes on this host, from /proc.
+fn running_stems() -> Vec<String> {
+    let mut stems = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return stems;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_run = args.first().is_some_and(|a| a.ends_with(b"vrrp-ha"))
+            && args.iter().any(|a| *a == b"run");
+        if !is_run {
+            continue;
+        }
+        let config = args
+            .windows(2)
+            .find(|w| w[0] == b"--config" || w[0] == b"-c")
+            .map_or(DEFAULT_CONFIG.as_bytes(), |w| w[1]);
+        let path = PathBuf::from(String::from_utf8_lossy(config).into_owned());
+        stems.push(crate::daemon::status::stem(&path));
+    }
+    stems
 }
 
 /// `vrrp-ha status [NAME] [--json]`.
