@@ -89,6 +89,8 @@ impl Lab {
             ])
             .arg(&cfg)
             .env("VRRP_HA_STATE_DIR", self.dir.join("state"))
+            .env("VRRP_HA_DRAIN_DIR", self.dir.join("drain"))
+            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/vrrp-ha-lab-bus")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
@@ -210,8 +212,11 @@ fn two_daemons_elect_one_master_and_fail_over_on_sigterm() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(has_vip(&a), "lb1 lost the VIP");
     assert!(!has_vip(&b), "lb2 holds the VIP too (split brain)");
-    let state = fs::read_to_string(lab.dir.join("state/lb1.state")).unwrap_or_default();
-    assert!(state.contains("state=MASTER"), "lb1 state file: {state:?}");
+    let state = fs::read_to_string(lab.dir.join("state/lb1.json")).unwrap_or_default();
+    assert!(
+        state.contains("\"state\":\"MASTER\""),
+        "lb1 state file: {state:?}"
+    );
 
     lab.signal("lb1", nix::sys::signal::Signal::SIGTERM);
     // Priority 0 lets lb2 take over after Skew_Time (65 ms), well before

@@ -3,7 +3,7 @@
 //! CONTRACT (pinned; the daemon builds on these names). The config work may add
 //! fields; renaming or removing needs a reason.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -30,6 +30,21 @@ pub struct Config {
     pub realtime_priority: u8,
     /// `lock-memory`: keep the daemon's memory resident (mlockall).
     pub lock_memory: bool,
+    /// `metrics`: serve Prometheus metrics (off without the node).
+    pub metrics: Option<Metrics>,
+}
+
+/// The `metrics` node: where `/metrics` is served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metrics {
+    /// `listen=`, default [`Metrics::DEFAULT_LISTEN`].
+    pub listen: SocketAddr,
+}
+
+impl Metrics {
+    /// Loopback only unless the operator says otherwise: the metrics are not secret, but
+    /// nothing outside the host needs them without a scraper configured for it.
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:9650";
 }
 
 /// One `instance` node: a VRRP virtual router.

@@ -97,6 +97,7 @@ nodes! {
         RealtimePriority = "realtime-priority", Once, "realtime-priority 10",
             keepalived "vrrp_rt_priority";
         LockMemory = "lock-memory", Once, "lock-memory #true", keepalived "vrrp_no_swap";
+        Metrics = "metrics", Once, "metrics listen=\"127.0.0.1:9650\"";
     }
 }
 

@@ -5,7 +5,9 @@
 //! tick, signals) and hands it to the engine with the time. The engine's slow work
 //! goes to one executor task that carries the effects out in order (netlink requests,
 //! announcement frames, handing hooks to their runner); status goes to a writer task
-//! that keeps only the latest snapshot. Nothing on the loop waits for any of them.
+//! that keeps only the latest snapshot, and to the D-Bus server; the D-Bus server and
+//! the metrics endpoint send their requests (snapshots, drain, resume) into the loop
+//! with a oneshot reply. Nothing on the loop waits for any of them.
 
 use std::collections::HashMap;
 use std::io;
@@ -17,11 +19,12 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use super::api::{Loop, Request};
 use super::deadline::Deadline;
 use super::engine::Engine;
 use super::host::Host;
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
-use super::status::{self, Snapshot};
+use super::status::{self, Identity, Snapshot, StatusReport};
 use super::DaemonError;
 use crate::config::Config;
 use crate::core::instance::Transmit;
@@ -292,6 +295,7 @@ fn error_text(e: &NetError) -> String {
 async fn write_status(
     state_file: PathBuf,
     notifier: Notifier,
+    lp: Loop,
     mut rx: watch::Receiver<Option<Snapshot>>,
 ) {
     while rx.changed().await.is_ok() {
@@ -302,12 +306,31 @@ async fn write_status(
             debug!("sd_notify STATUS: {e}");
         }
         let path = state_file.clone();
-        let lines = snapshot.instances;
-        let written = tokio::task::spawn_blocking(move || status::write(&path, &lines)).await;
+        let report = StatusReport::of(vec![lp.to_json(&snapshot, "state-file")]);
+        let written = tokio::task::spawn_blocking(move || status::write(&path, &report)).await;
         match written {
             Ok(Ok(())) => {}
             Ok(Err(e)) => debug!("cannot write {}: {e}", state_file.display()),
             Err(e) => debug!("cannot write {}: {e}", state_file.display()),
+        }
+    }
+}
+
+/// Answer a request from the D-Bus server or the metrics endpoint.
+fn answer(engine: &mut Engine<LivePorts>, req: Request, now: CoreInstant) {
+    match req {
+        Request::Snapshot(reply) => {
+            let _ = reply.send(engine.snapshot());
+        }
+        Request::Drain {
+            instance,
+            force,
+            reply,
+        } => {
+            let _ = reply.send(engine.drain(&instance, force, now));
+        }
+        Request::Resume { instance, reply } => {
+            let _ = reply.send(engine.resume(&instance, now));
         }
     }
 }
@@ -372,12 +395,22 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     tokio::spawn(executor.run(effects_rx, processed_tx));
     let notifier = Notifier::from_env();
     let state_file = status::state_file(&config_path);
+    // A file of the previous version would be shown beside ours.
+    remove_state_file(&status::old_state_file(&config_path));
     let (status_tx, status_rx) = watch::channel(None);
+    let mut clock = Deadline::new().map_err(|e| NetError::io("timerfd", e))?;
+    let (req_tx, mut req_rx) = mpsc::channel(super::api::QUEUE);
+    let lp = Loop::new(req_tx, clock.api_clock(), Identity::of(&config_path));
     let writer = tokio::spawn(write_status(
         state_file.clone(),
         notifier.clone(),
+        lp.clone(),
         status_rx,
     ));
+    let dbus = tokio::spawn(super::dbus::serve(lp.clone(), status_tx.subscribe()));
+    let metrics_listen = config.metrics.as_ref().map(|m| m.listen);
+    let metrics =
+        metrics_listen.map(|listen| tokio::spawn(super::metrics::serve(listen, lp.clone())));
 
     let ports = LivePorts {
         sockets: HashMap::new(),
@@ -389,7 +422,6 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         links: Vec::new(),
         drain_file: status::drain_file(&config_path),
     };
-    let mut clock = Deadline::new().map_err(|e| NetError::io("timerfd", e))?;
     let (mut tracker, mut track_rx) = Tracker::spawn(&config);
     let count = config.instances.len();
     let mut engine = Engine::new(config, host, ports);
@@ -424,6 +456,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             Some(ev) = net_rx.recv() => engine.handle(Input::Net(ev), clock.now()),
             Some(u) = track_rx.recv() => engine.handle(Input::Track(u), clock.now()),
             Some(c) = done_rx.recv() => engine.handle(Input::Done(c), clock.now()),
+            Some(req) = req_rx.recv() => answer(&mut engine, req, clock.now()),
             res = clock.expired() => {
                 if let Err(e) = res {
                     warn!("timer: {e}");
@@ -474,6 +507,10 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         _ = sigint.recv() => { warn!("second signal: exiting without cleanup"); std::process::exit(1); }
     }
     writer.abort();
+    dbus.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     remove_state_file(&state_file);
     info!("vrrp-ha stopped");
     Ok(())
@@ -573,6 +610,9 @@ fn apply_reload(
                 )
             {
                 super::sched::apply(&new);
+            }
+            if new.metrics != engine.config().metrics {
+                warn!("the metrics node changed; the new listen address takes effect at the next restart");
             }
             // Script results, file values and link states carry over: no priority flap.
             tracker.reload(&new);

@@ -69,6 +69,7 @@ fn document(cx: &mut Cx, doc: &KdlDocument) -> Config {
         sync_groups: Vec::new(),
         realtime_priority: crate::config::DEFAULT_REALTIME_PRIORITY,
         lock_memory: false,
+        metrics: None,
     };
     if doc.nodes().is_empty() {
         cx.report(
@@ -128,6 +129,7 @@ fn document(cx: &mut Cx, doc: &KdlDocument) -> Config {
                     config.lock_memory = b;
                 }
             }
+            TopNode::Metrics => config.metrics = blocks::metrics(cx, node),
         }
     }
     if instances.is_empty()

@@ -28,7 +28,7 @@ use super::host::{Change, Host};
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
 use super::reload;
 use super::setup::params_for;
-use super::status::{InstanceStatus, Snapshot};
+use super::status::{InstanceStatus, Snapshot, Unknown};
 use super::DaemonError;
 use crate::config::{self, Config};
 use crate::core::instance::{Event, Instance, State};
@@ -60,6 +60,11 @@ pub struct Io {
     /// The interface index it was last attached to.
     last_ifindex: Option<u32>,
     logs: Logs,
+    /// Transitions by the state entered, for metrics.
+    transitions_to: [u64; 4],
+    /// The last master known, and how often it changed to another router.
+    last_master: Option<IpAddr>,
+    master_changes: u64,
 }
 
 /// Where an instance stands with its interface.
@@ -117,8 +122,9 @@ pub struct Engine<P: Ports> {
     groups: Vec<GroupIo>,
     sockets: BTreeMap<(String, Family), Sock>,
     demux: HashMap<(SocketId, u8), Vec<InstanceId>>,
-    /// Packets no instance takes, per socket, with the socket's own log limit.
-    unknown: HashMap<SocketId, (u64, logs::RateLimit)>,
+    /// Packets no instance took, per receiving interface and family, with that socket's
+    /// own log limit.
+    unknown: BTreeMap<(String, Family), (u64, logs::RateLimit)>,
     logs: Logs,
     pending_hooks: Vec<hooks::Transition>,
     /// Drains the core refused in the batch being carried out.
@@ -171,7 +177,7 @@ impl<P: Ports> Engine<P> {
             groups,
             sockets: BTreeMap::new(),
             demux: HashMap::new(),
-            unknown: HashMap::new(),
+            unknown: BTreeMap::new(),
             logs: Logs::default(),
             pending_hooks: Vec::new(),
             refusals: Vec::new(),
@@ -268,6 +274,9 @@ impl<P: Ports> Engine<P> {
             vmac_pending: None,
             last_ifindex: None,
             logs: Logs::default(),
+            transitions_to: [0; 4],
+            last_master: None,
+            master_changes: 0,
         };
         let (id, _) = self.router.insert(Instance::new(params), io);
         if tracking != Tracking::default() {
@@ -393,13 +402,16 @@ impl<P: Ports> Engine<P> {
         packet: &crate::net::socket::Received,
         why: &str,
     ) {
-        let interface = self
+        let key = self
             .sockets
             .iter()
             .find(|(_, s)| s.id == socket)
-            .map(|((name, _), _)| name.clone())
-            .unwrap_or_default();
-        let (count, limit) = self.unknown.entry(socket).or_default();
+            .map(|(k, _)| k.clone());
+        let Some(key) = key else {
+            return;
+        };
+        let interface = key.0.clone();
+        let (count, limit) = self.unknown.entry(key).or_default();
         *count += 1;
         let total = *count;
         if let Some(suppressed) = limit.allow(self.now) {
@@ -538,23 +550,38 @@ impl<P: Ports> Engine<P> {
         }
     }
 
-    /// What `vrrp-ha status` and systemd's STATUS= show.
+    /// What `vrrp-ha status`, D-Bus, metrics and systemd's STATUS= show: every
+    /// instance's report with its binding, and the packets no instance took.
     pub fn snapshot(&self) -> Snapshot {
         let instances = self
             .router
             .iter()
-            .map(|(_, s)| {
-                let r = s.core().report();
-                InstanceStatus {
-                    instance: r.name,
-                    vrid: r.vrid,
-                    state: r.state.as_str().to_string(),
-                    priority: r.effective_priority,
-                    master: r.master.map(|(a, _)| a.to_string()),
-                }
+            .map(|(_, s)| InstanceStatus {
+                report: s.core().report(),
+                interface: s.io.cfg.interface.clone(),
+                ipv6: s.io.cfg.is_ipv6(),
+                waiting: match &s.io.bind {
+                    Bind::Waiting(w) => Some(*w),
+                    Bind::Bound(_) => None,
+                },
+                transitions_to: s.io.transitions_to,
+                master_changes: s.io.master_changes,
             })
             .collect();
-        Snapshot { instances }
+        let unknown = self
+            .unknown
+            .iter()
+            .map(|((interface, family), (packets, _))| Unknown {
+                interface: interface.clone(),
+                family: *family,
+                packets: *packets,
+            })
+            .collect();
+        Snapshot {
+            at: self.now,
+            instances,
+            unknown,
+        }
     }
 
     /// Tell the tracker about every tracked interface, from the host picture.
