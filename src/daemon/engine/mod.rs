@@ -60,11 +60,6 @@ pub struct Io {
     /// The interface index it was last attached to.
     last_ifindex: Option<u32>,
     logs: Logs,
-    /// Transitions by the state entered, for metrics.
-    transitions_to: [u64; 4],
-    /// The last master known, and how often it changed to another router.
-    last_master: Option<IpAddr>,
-    master_changes: u64,
 }
 
 /// Where an instance stands with its interface.
@@ -274,9 +269,6 @@ impl<P: Ports> Engine<P> {
             vmac_pending: None,
             last_ifindex: None,
             logs: Logs::default(),
-            transitions_to: [0; 4],
-            last_master: None,
-            master_changes: 0,
         };
         let (id, _) = self.router.insert(Instance::new(params), io);
         if tracking != Tracking::default() {
@@ -564,8 +556,6 @@ impl<P: Ports> Engine<P> {
                     Bind::Waiting(w) => Some(*w),
                     Bind::Bound(_) => None,
                 },
-                transitions_to: s.io.transitions_to,
-                master_changes: s.io.master_changes,
             })
             .collect();
         let unknown = self
