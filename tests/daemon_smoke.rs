@@ -192,6 +192,23 @@ fn setup(lab: &mut Lab, a: &str, b: &str) {
         sh(&["ip", "-n", ns, "addr", "add", addr, "dev", "eth0"]);
         sh(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
     }
+    // The kernel reports the carrier (IFF_RUNNING) up to a second after both ends are up
+    // (linkwatch); a daemon started before that starts in FAULT, as it should.
+    for ns in [a, b] {
+        wait_for(Duration::from_secs(3), || carrier(ns, "eth0"))
+            .unwrap_or_else(|| panic!("{ns}: eth0 has no carrier"));
+    }
+}
+
+/// Whether `dev` in `ns` is up with carrier (what the daemon calls up).
+fn carrier(ns: &str, dev: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", ns, "-o", "link", "show", dev])
+        .output()
+        .is_ok_and(|o| {
+            let t = String::from_utf8_lossy(&o.stdout);
+            t.contains("LOWER_UP") && t.contains(",UP")
+        })
 }
 
 #[test]
