@@ -558,7 +558,7 @@ check_units() {
 apt_get() { ct env DEBIAN_FRONTEND=noninteractive apt-get -q -y "$@"; }
 # The state the daemon of /etc/vrrp-ha/$1.kdl records for its instance (the
 # container's /run is its own tmpfs, not the overlay's).
-state_of() { ct cat "/run/vrrp-ha/$1.state" 2>/dev/null | grep -oE 'state=[A-Z]+' | cut -d= -f2; }
+state_of() { ct cat "/run/vrrp-ha/$1.json" 2>/dev/null | grep -oE '"state":"[A-Z]+"' | head -n1 | cut -d'"' -f4; }
 is_state() { [ "$(state_of "$1")" = "$2" ]; }
 # RequestName on the container's system bus, as root or (with `setpriv ...`) not.
 request_name() {
@@ -646,7 +646,7 @@ check_package() {
     ip netns exec "$NS_PEER" env VRRP_HA_STATE_DIR="$WORK/peer-state" \
         "$WORK/pkg/usr/sbin/vrrp-ha" run --config "$WORK/peer.kdl" >"$WORK/peer.log" 2>&1 </dev/null &
     PEER_PID=$!
-    peer_master() { grep -qs 'state=MASTER' "$WORK/peer-state/peer.state"; }
+    peer_master() { grep -qs '"state":"MASTER"' "$WORK/peer-state/peer.json"; }
     poll "the peer MASTER of vrid 52" 10 peer_master
 
     out=$(ct vrrp-ha check --config /etc/vrrp-ha/VI_1.kdl) || die "vrrp-ha check refuses VI_1.kdl"
