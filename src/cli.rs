@@ -112,7 +112,10 @@ pub fn main() -> ExitCode {
 /// that would run as root (keepalived's script security), warn about missing ones and
 /// about units systemd does not know.
 fn check_scripts(path: &Path, cfg: &Config) -> ExitCode {
-    let verdict = crate::track::vet_programs(cfg);
+    let mut verdict = crate::track::vet_programs(cfg);
+    let keys = crate::witness::key::vet(cfg);
+    verdict.warnings.extend(keys.warnings);
+    verdict.refused.extend(keys.refused);
     for w in verdict.warnings.iter().chain(&unit_warnings(cfg)) {
         eprintln!("{}: warning: {w}", path.display());
     }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +23,9 @@ use super::engine::Engine;
 use super::host::Host;
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
 use super::status::{self, Snapshot};
+use super::witness_sockets::{self, WitnessSockets};
 use super::DaemonError;
-use crate::config::Config;
+use crate::config::{Config, WitnessKey};
 use crate::core::instance::Transmit;
 use crate::core::packet::Family;
 use crate::core::time::Instant as CoreInstant;
@@ -34,6 +36,7 @@ use crate::net::socket::{Received, VrrpSocket};
 use crate::net::{vmac, NetError};
 use crate::sdnotify::{self, Notifier};
 use crate::track::Tracker;
+use crate::witness::proto::Key;
 
 /// How long a clean shutdown waits for the effects, `on-stop` actions and `notify` scripts.
 const HOOKS_DRAIN: Duration = Duration::from_secs(30);
@@ -67,6 +70,8 @@ struct LivePorts {
     links: Vec<(String, bool)>,
     /// Where drained instances are remembered.
     drain_file: PathBuf,
+    /// The UDP sockets witness queries leave from.
+    witness: WitnessSockets,
 }
 
 impl LivePorts {
@@ -108,6 +113,18 @@ impl Ports for LivePorts {
             Some((s, _)) => s.send(&packet.payload, packet.src, packet.dst),
             None => Err(io::Error::new(io::ErrorKind::NotFound, "socket closed")),
         }
+    }
+
+    fn witness_key(&mut self, source: &WitnessKey) -> Result<Key, String> {
+        crate::witness::key::load(source).map_err(|e| e.to_string())
+    }
+
+    fn witness_stamp(&mut self) -> super::ports::Stamp {
+        witness_sockets::stamp()
+    }
+
+    fn send_witness(&mut self, to: SocketAddr, datagram: &[u8]) -> io::Result<()> {
+        self.witness.send(to, datagram)
     }
 
     fn submit(&mut self, effect: Effect) {
@@ -359,6 +376,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     let host = Host::new(links, addrs);
 
     let (pkt_tx, mut pkt_rx) = mpsc::channel(PACKET_QUEUE);
+    let (witness_tx, mut witness_rx) = mpsc::channel(witness_sockets::QUEUE);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let (processed_tx, processed_rx) = watch::channel(0u64);
@@ -397,6 +415,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         status: status_tx,
         links: Vec::new(),
         drain_file: status::drain_file(&config_path),
+        witness: WitnessSockets::new(witness_tx),
     };
     let clock = Clock {
         origin: TokioInstant::now(),
@@ -442,6 +461,9 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             Some(ev) = net_rx.recv() => engine.handle(Input::Net(ev), clock.now()),
             Some(u) = track_rx.recv() => engine.handle(Input::Track(u), clock.now()),
             Some(c) = done_rx.recv() => engine.handle(Input::Done(c), clock.now()),
+            Some((from, datagram)) = witness_rx.recv() => {
+                engine.handle(Input::Witness { from, datagram }, clock.now());
+            }
             _ = &mut sleep, if armed.is_some() => {
                 armed = None;
                 engine.handle_timeout(clock.now());

@@ -12,6 +12,7 @@ pub mod ports;
 pub mod reload;
 mod setup;
 pub mod status;
+mod witness_sockets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -3,8 +3,10 @@
 //! advertising there (`vrrp-ha witness`).
 //!
 //! [`proto`] is the wire format, [`listener`] what a witness remembers and how it
-//! answers (sans-IO), [`limit`] the token buckets.
+//! answers (sans-IO), [`key`] where the shared key comes from, [`limit`] the token
+//! buckets.
 
+pub mod key;
 pub mod limit;
 pub mod listener;
 pub mod proto;

@@ -43,6 +43,10 @@ pub struct Logs {
     pub unknown: RateLimit,
     /// Adverts of another router claiming Master.
     pub other_master: RateLimit,
+    /// Witness queries that could not be sent, answers dropped.
+    pub witness: RateLimit,
+    /// The witnesses keeping the instance BACKUP.
+    pub witness_hold: RateLimit,
 }
 
 #[cfg(test)]
