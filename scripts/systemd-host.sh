@@ -591,7 +591,7 @@ check_package() {
     ok "apt-get install $deb: $v, in $((SECONDS - t0)) s"
 
     for f in /usr/sbin/vrrp-ha /lib/systemd/system/vrrp-ha.service /lib/systemd/system/vrrp-ha@.service \
-        /usr/share/man/man8/vrrp-ha.8.gz /usr/share/man/man5/vrrp-ha.kdl.5.gz \
+        /lib/systemd/system/vrrp-ha-witness.service /usr/share/man/man8/vrrp-ha.8.gz /usr/share/man/man5/vrrp-ha.kdl.5.gz \
         /usr/share/bash-completion/completions/vrrp-ha /usr/share/zsh/vendor-completions/_vrrp-ha \
         /usr/share/fish/vendor_completions.d/vrrp-ha.fish /etc/vrrp-ha/example.kdl \
         /usr/share/dbus-1/system.d/io.vrrpha.Daemon1.conf /usr/share/doc/vrrp-ha/copyright \

@@ -1,9 +1,10 @@
-//! The command line: `run`, `check`, `status`, `completions`.
+//! The command line: `run`, `check`, `status`, `witness`, `completions`.
 //!
 //! Exit codes: 0 success, 1 invalid configuration (or a failed daemon), 2 usage errors and
 //! unreadable files (clap's own usage errors also exit 2).
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -48,6 +49,19 @@ pub enum Command {
         /// Show only the daemon running this configuration file (default: every daemon).
         #[arg(short, long, value_name = "PATH")]
         config: Option<PathBuf>,
+    },
+    /// Run a witness: hear the VRRP adverts on a LAN and tell the BACKUPs asking over UDP
+    /// whether their MASTER is still heard there (against two-node split brain).
+    Witness {
+        /// The interface whose adverts to hear (the clients' side).
+        #[arg(short, long, value_name = "IF")]
+        interface: String,
+        /// Where to answer queries.
+        #[arg(short, long, value_name = "ADDR:PORT", default_value = "0.0.0.0:5112")]
+        listen: SocketAddr,
+        /// The key shared with the nodes; give it twice while replacing a key.
+        #[arg(short, long = "key-file", value_name = "PATH", required = true)]
+        key_file: Vec<PathBuf>,
     },
     /// Print a shell completion script to stdout.
     Completions {
@@ -98,6 +112,18 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Status { config } => status(config.as_deref()),
+        Command::Witness {
+            interface,
+            listen,
+            key_file,
+        } => crate::witness::serve::run(
+            crate::witness::serve::Options {
+                interface,
+                listen,
+                key_files: key_file,
+            },
+            cli.log_level.into(),
+        ),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(shell, &mut Cli::command(), "vrrp-ha", &mut out);

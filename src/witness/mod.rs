@@ -4,9 +4,10 @@
 //!
 //! [`proto`] is the wire format, [`listener`] what a witness remembers and how it
 //! answers (sans-IO), [`key`] where the shared key comes from, [`limit`] the token
-//! buckets.
+//! buckets, [`serve`] the process around them.
 
 pub mod key;
 pub mod limit;
 pub mod listener;
 pub mod proto;
+pub mod serve;
