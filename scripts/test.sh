@@ -31,16 +31,20 @@ cd "$(dirname "$0")/.."
 #   man-db, systemd           systemd-analyze verify on the units, which runs
 #                             man(1) on their Documentation= pages
 #   gcc, libc6-dev            the linker cargo needs
+#   libcap2-bin               capsh: a daemon without CAP_NET_ADMIN (step-down test)
 #   debootstrap,              a Debian 12 root file system booted with
 #   systemd-container         systemd-nspawn: the units and the package on a
 #                             real systemd
 #   dpkg-dev, binutils        the package build (dpkg-shlibdeps for its libc6
 #                             dependency) and its GLIBC check (objdump)
 #   lintian                   the package test: no lintian errors
+#   util-linux, mount         unshare and mount: a fake journald socket in a
+#                             private mount namespace (logging, lab_envfail)
 PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
-    debootstrap systemd-container dpkg-dev binutils lintian
+    debootstrap systemd-container dpkg-dev binutils lintian libcap2-bin
+    util-linux mount
 )
 
 STEPS=()

@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `status`, `witness`, `completions`.
+//! The command line: `run`, `check`, `status`, `import`, `witness`, `completions`.
 //!
 //! Exit codes: 0 success, 1 invalid configuration (or a failed daemon), 2 usage errors and
 //! unreadable files (clap's own usage errors also exit 2).
@@ -49,6 +49,21 @@ pub enum Command {
         /// Show only the daemon running this configuration file (default: every daemon).
         #[arg(short, long, value_name = "PATH")]
         config: Option<PathBuf>,
+    },
+    /// Translate a keepalived.conf into vrrp-ha KDL: 0 all translated, 1 something left out, 2 unreadable.
+    Import {
+        /// keepalived's configuration file (its includes are read too).
+        #[arg(value_name = "KEEPALIVED_CONF")]
+        file: PathBuf,
+        /// Write one NAME.kdl per sync group or free instance, for vrrp-ha@NAME units.
+        #[arg(long)]
+        split: bool,
+        /// Directory to write the KDL file(s) into, or `-` for stdout.
+        #[arg(short, long, value_name = "DIR|-", default_value = "-")]
+        output: String,
+        /// keepalived's config id, for `@NAME` lines (default: the short host name).
+        #[arg(long, value_name = "NAME")]
+        config_id: Option<String>,
     },
     /// Run a witness: hear the VRRP adverts on a LAN and tell the BACKUPs asking over UDP
     /// whether their MASTER is still heard there (against two-node split brain).
@@ -112,6 +127,12 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Status { config } => status(config.as_deref()),
+        Command::Import {
+            file,
+            split,
+            output,
+            config_id,
+        } => import(&file, split, &output, config_id),
         Command::Witness {
             interface,
             listen,
@@ -237,6 +258,90 @@ fn unit_warnings(cfg: &Config) -> Vec<String> {
         warnings.push(format!("{what}: {problem}"));
     }
     warnings
+}
+
+/// `vrrp-ha import`: translate, print the diagnostics, write the files.
+fn import(file: &Path, split: bool, output: &str, config_id: Option<String>) -> ExitCode {
+    use std::io::IsTerminal;
+    let opts = crate::import::Options {
+        config_id: config_id.or_else(crate::import::short_hostname),
+        split,
+        includes: true,
+    };
+    let result = crate::import::import_file(file, &opts);
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    eprint!(
+        "{}",
+        result.render_with(std::io::stderr().is_terminal() && !no_color)
+    );
+    let mut code = result.exit_code();
+    if code == 2 {
+        return ExitCode::from(2);
+    }
+    // The programs named are vetted on this machine, as `check` and `run` vet them here.
+    for o in &result.outputs {
+        let Ok(cfg) = config::parse_str(&o.text, &format!("{}.kdl", o.name)) else {
+            continue;
+        };
+        let verdict = crate::track::vet_programs(&cfg);
+        for w in &verdict.warnings {
+            eprintln!("{}.kdl: warning: {w}", o.name);
+        }
+        for r in &verdict.refused {
+            eprintln!(
+                "{}.kdl: `vrrp-ha check` will refuse this until it is fixed: {r}",
+                o.name
+            );
+            code = code.max(1);
+        }
+    }
+    let units: Vec<String> = result
+        .outputs
+        .iter()
+        .map(|o| {
+            if split {
+                format!("systemctl enable --now vrrp-ha@{}", o.name)
+            } else {
+                "systemctl enable --now vrrp-ha".to_string()
+            }
+        })
+        .collect();
+    if output == "-" {
+        let mut out = std::io::stdout().lock();
+        for (i, o) in result.outputs.iter().enumerate() {
+            let sep = if i > 0 { "\n" } else { "" };
+            let head = if split {
+                format!("{sep}// ===== {}.kdl =====\n", o.name)
+            } else {
+                String::new()
+            };
+            if write!(out, "{head}{}", o.text).is_err() {
+                return ExitCode::from(2);
+            }
+        }
+        let _ = out.flush();
+        for u in &units {
+            eprintln!("{u}");
+        }
+    } else {
+        let dir = Path::new(output);
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("vrrp-ha import: cannot create {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+        for o in &result.outputs {
+            let path = dir.join(format!("{}.kdl", o.name));
+            if let Err(e) = std::fs::write(&path, &o.text) {
+                eprintln!("vrrp-ha import: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            eprintln!("wrote {}", path.display());
+        }
+        for u in &units {
+            println!("{u}");
+        }
+    }
+    ExitCode::from(code)
 }
 
 /// `vrrp-ha status`: print the state files the running daemons keep.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod hooks;
+pub mod import;
 pub mod logging;
 pub mod net;
 pub mod process;

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn};
 
+use super::deadline::Deadline;
 use super::engine::Engine;
 use super::host::Host;
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
@@ -42,21 +42,6 @@ use crate::witness::proto::Key;
 const HOOKS_DRAIN: Duration = Duration::from_secs(30);
 /// How many received packets may wait for the loop before the readers block.
 const PACKET_QUEUE: usize = 256;
-
-/// Maps the core's clock (time since an origin) to tokio's.
-#[derive(Copy, Clone, Debug)]
-struct Clock {
-    origin: TokioInstant,
-}
-
-impl Clock {
-    fn now(self) -> CoreInstant {
-        CoreInstant::from_origin(TokioInstant::now().duration_since(self.origin))
-    }
-    fn to_tokio(self, at: CoreInstant) -> TokioInstant {
-        self.origin + at.since_origin()
-    }
-}
 
 /// The real ports: raw sockets, the effect executor, the status writer.
 struct LivePorts {
@@ -417,9 +402,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         drain_file: status::drain_file(&config_path),
         witness: WitnessSockets::new(witness_tx),
     };
-    let clock = Clock {
-        origin: TokioInstant::now(),
-    };
+    let mut clock = Deadline::new().map_err(|e| NetError::io("timerfd", e))?;
     let (mut tracker, mut track_rx) = Tracker::spawn(&config);
     let count = config.instances.len();
     let mut engine = Engine::new(config, host, ports);
@@ -441,18 +424,10 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         warn!("sd_notify READY: {e}");
     }
     let mut watchdog = sdnotify::watchdog_interval().map(tokio::time::interval);
-    let far = || TokioInstant::now() + Duration::from_secs(86_400);
-    let sleep = tokio::time::sleep_until(far());
-    tokio::pin!(sleep);
-    let mut armed: Option<CoreInstant> = None;
 
     loop {
-        let next = engine.poll_timeout();
-        if next != armed {
-            armed = next;
-            sleep
-                .as_mut()
-                .reset(next.map_or_else(far, |at| clock.to_tokio(at)));
+        if let Err(e) = clock.set(engine.poll_timeout()) {
+            warn!("cannot arm the timer: {e}");
         }
         tokio::select! {
             Some((socket, packet)) = pkt_rx.recv() => {
@@ -464,9 +439,12 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             Some((from, datagram)) = witness_rx.recv() => {
                 engine.handle(Input::Witness { from, datagram }, clock.now());
             }
-            _ = &mut sleep, if armed.is_some() => {
-                armed = None;
-                engine.handle_timeout(clock.now());
+            res = clock.expired() => {
+                if let Err(e) = res {
+                    warn!("timer: {e}");
+                }
+                let now = clock.now();
+                engine.handle_timeout(now);
             }
             _ = tick_opt(&mut watchdog) => {
                 if let Err(e) = notifier.watchdog() {
@@ -557,22 +535,5 @@ fn reload(
     }
     if let Err(e) = notifier.ready_with_status(&engine.snapshot().summary()) {
         warn!("sd_notify READY: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clock_maps_core_time_to_tokio_time() {
-        let c = Clock {
-            origin: TokioInstant::now(),
-        };
-        let at = CoreInstant::from_millis(1234);
-        assert_eq!(
-            c.to_tokio(at).duration_since(c.origin),
-            Duration::from_millis(1234)
-        );
     }
 }

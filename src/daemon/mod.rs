@@ -5,6 +5,7 @@
 //! effects on the [`ports`]; the [`live`] loop supplies real inputs and real ports.
 //! All protocol decisions live in [`crate::core`].
 
+mod deadline;
 pub mod engine;
 pub mod host;
 mod live;

@@ -15,6 +15,7 @@ use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::Packet;
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockFilter, Socket, Type};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use super::NetError;
 use crate::core::packet::{Family, IPPROTO_VRRP, MULTICAST_V4, MULTICAST_V6, VRRP_TTL};
@@ -190,14 +191,17 @@ impl VrrpSocket {
     ) -> Result<VrrpSocket, NetError> {
         sock.set_nonblocking(true)
             .map_err(|e| NetError::io(format!("VRRP socket on {ifname}: O_NONBLOCK"), e))?;
+        // Readable only: sends are non-blocking sendmsg calls that never wait, and a
+        // writable interest would wake the loop after every advert sent.
         // SAFETY: the Socket owns its fd and AsyncFd owns the Socket, so the fd stays open
         // and the same for the AsyncFd's whole life.
-        let fd = unsafe { AsyncFd::register(sock) }.map_err(|e| {
-            NetError::io(
-                format!("VRRP socket on {ifname}: register with tokio"),
-                e.into_parts().1,
-            )
-        })?;
+        let fd =
+            unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }.map_err(|e| {
+                NetError::io(
+                    format!("VRRP socket on {ifname}: register with tokio"),
+                    e.into_parts().1,
+                )
+            })?;
         Ok(VrrpSocket {
             fd,
             family,

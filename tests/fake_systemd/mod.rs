@@ -5,7 +5,9 @@
 //! ever, `*slow*` -> "done" after 300 ms, `*nosuch*` -> method error (as for an unknown unit),
 //! anything else -> "done" emitted *before* the method reply, which is the race the client must
 //! survive by listening before it enqueues. Every job is preceded by a JobRemoved for some other
-//! job, which the client must ignore.
+//! job, which the client must ignore. Started with [`FakeSystemd::start_with`], a
+//! `ReloadUnit` of a unit given an `ExecReload=` command runs that command, as systemd
+//! does, and the job's result is "done" when it exits 0 and "failed" otherwise.
 //!
 //! `LoadUnit` (what `vrrp-ha check` asks) answers with a unit object whose LoadState is
 //! "loaded" for the names in [`UNIT_FILES`], "masked" for `*masked*`, "bad-setting" for
@@ -16,6 +18,7 @@
 
 pub mod support;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -150,6 +153,8 @@ impl Recorder {
 struct Manager {
     rec: Recorder,
     next_id: u32,
+    /// Unit name -> the argv its `ReloadUnit` runs.
+    exec_reload: HashMap<String, Vec<String>>,
 }
 
 impl Manager {
@@ -173,7 +178,31 @@ impl Manager {
         let other = ObjectPath::try_from("/org/freedesktop/systemd1/job/999999")
             .map_err(|e| fdo::Error::Failed(e.to_string()))?;
         Self::job_removed(&emitter, 999_999, other, "other.service", "failed").await?;
-        if unit.contains("hang") {
+        if let Some(argv) = self
+            .exec_reload
+            .get(unit)
+            .filter(|_| method == "ReloadUnit")
+            .cloned()
+        {
+            let emitter = emitter.to_owned();
+            let job = job.clone();
+            let unit = unit.to_string();
+            tokio::spawn(async move {
+                let ok = match argv.split_first() {
+                    Some((prog, args)) => tokio::process::Command::new(prog)
+                        .args(args)
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status()
+                        .await
+                        .is_ok_and(|s| s.success()),
+                    None => false,
+                };
+                let result = if ok { "done" } else { "failed" };
+                let _ = Self::job_removed(&emitter, id, job.as_ref(), &unit, result).await;
+            });
+        } else if unit.contains("hang") {
             // Never finishes.
         } else if unit.contains("slow") {
             let emitter = emitter.to_owned();
@@ -328,10 +357,19 @@ pub struct FakeSystemd {
 impl FakeSystemd {
     /// Connect to `address`, serve the Manager at /org/freedesktop/systemd1, take the name.
     pub async fn start(address: &str) -> FakeSystemd {
+        FakeSystemd::start_with(address, HashMap::new()).await
+    }
+
+    /// Like [`FakeSystemd::start`]; `ReloadUnit` of a unit in `exec_reload` runs its argv.
+    pub async fn start_with(
+        address: &str,
+        exec_reload: HashMap<String, Vec<String>>,
+    ) -> FakeSystemd {
         let rec = Recorder::default();
         let manager = Manager {
             rec: rec.clone(),
             next_id: 0,
+            exec_reload,
         };
         let conn = zbus::connection::Builder::address(address)
             .name("org.freedesktop.systemd1")

@@ -514,6 +514,18 @@ pub struct Lab {
 impl Lab {
     /// Builds the bridge, the four hosts and their addresses. `test` makes the prefix unique.
     pub fn new(test: &str) -> Lab {
+        Lab::create(test, |h| format!("vh{:04x}", h & 0xffff))
+    }
+
+    /// Like [`Lab::new`], with namespace names that start with `stem` (e.g. `vhho`)
+    /// followed by two hex digits, so that a suite's namespaces are recognisable as its own.
+    pub fn with_prefix(test: &str, stem: &str) -> Lab {
+        Lab::create(test, |h| format!("{stem}{:02x}", h & 0xff))
+    }
+
+    /// Takes the lab lock, picks the first free prefix `name(hash)` (the hash of `test`,
+    /// the PID and a salt) and builds the lab under it.
+    fn create(test: &str, name: impl Fn(u32) -> String) -> Lab {
         let serial = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let mut salt = 0u32;
         let prefix = loop {
@@ -525,7 +537,7 @@ impl Lab {
             {
                 h = (h ^ u32::from(b)).wrapping_mul(16777619);
             }
-            let p = format!("vh{:04x}", h & 0xffff);
+            let p = name(h);
             if !Path::new(&format!("/run/netns/{p}sw")).exists() {
                 break p;
             }
@@ -952,42 +964,46 @@ impl Lab {
             Impl::Keepalived => {
                 let conf = self.path(&format!("{}-keepalived", host.role()), "conf");
                 fs::write(&conf, cfg.to_keepalived()).expect("write keepalived.conf");
-                // Fresh pid files on every start: after a kill -9 the VRRP child can
-                // linger and a reused pid file makes keepalived refuse to start.
-                let n = self.next_seq();
-                let pid = |k: &str| {
-                    self.dir
-                        .join(format!("{}-ka-{k}-{n}.pid", host.role()))
-                        .display()
-                        .to_string()
-                };
-                let (c, p, r, k) = (
-                    conf.display().to_string(),
-                    pid("main"),
-                    pid("vrrp"),
-                    pid("chk"),
-                );
-                self.spawn_in(
-                    host,
-                    "keepalived",
-                    &[
-                        "keepalived",
-                        "--dont-fork",
-                        "--log-console",
-                        "--log-detail",
-                        "--vrrp",
-                        "-f",
-                        &c,
-                        "-p",
-                        &p,
-                        "-r",
-                        &r,
-                        "-c",
-                        &k,
-                    ],
-                )
+                self.run_keepalived(host, &conf, &[])
             }
         }
+    }
+
+    /// Starts keepalived's VRRP subsystem on `host` with the config file `conf` and
+    /// `extra` arguments (e.g. `-i lb2` for `@lb2` lines).
+    pub fn run_keepalived(&self, host: Host, conf: &Path, extra: &[&str]) -> Proc {
+        // Fresh pid files on every start: after a kill -9 the VRRP child can
+        // linger and a reused pid file makes keepalived refuse to start.
+        let n = self.next_seq();
+        let pid = |k: &str| {
+            self.dir
+                .join(format!("{}-ka-{k}-{n}.pid", host.role()))
+                .display()
+                .to_string()
+        };
+        let (c, p, r, k) = (
+            conf.display().to_string(),
+            pid("main"),
+            pid("vrrp"),
+            pid("chk"),
+        );
+        let mut argv = vec![
+            "keepalived",
+            "--dont-fork",
+            "--log-console",
+            "--log-detail",
+            "--vrrp",
+            "-f",
+            &c,
+            "-p",
+            &p,
+            "-r",
+            &r,
+            "-c",
+            &k,
+        ];
+        argv.extend_from_slice(extra);
+        self.spawn_in(host, "keepalived", &argv)
     }
 
     /// True when `master` holds `vip` and the other load balancer does not.
@@ -1027,6 +1043,50 @@ impl Lab {
             );
         }
         (d1, d2)
+    }
+
+    /// Cuts lb1 and lb2 off from each other (`on`) or heals the cut, with bridge port
+    /// isolation: isolated ports do not reach each other but still reach the client
+    /// and the web host, the partition two load balancers suffer when their own link
+    /// fails while the clients' side works.
+    pub fn isolate_lbs(&self, on: bool) {
+        let state = if on { "on" } else { "off" };
+        for host in [Host::Lb1, Host::Lb2] {
+            run(&[
+                "bridge",
+                "-n",
+                &self.sw(),
+                "link",
+                "set",
+                "dev",
+                host.role(),
+                "isolated",
+                state,
+            ])
+            .expect("bridge link set isolated");
+        }
+    }
+
+    /// The MAC address `host`'s neighbour table holds for `ip`, if any.
+    pub fn neigh_mac(&self, host: Host, ip: IpAddr) -> Option<String> {
+        let out = run(&["ip", "-n", &self.ns(host), "neigh", "show", &ip.to_string()]).ok()?;
+        out.split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .map(str::to_string)
+    }
+
+    /// The bridge port the switch has learnt `mac` on, if any.
+    pub fn fdb_port(&self, mac: &str) -> Option<String> {
+        let out = run(&["bridge", "-n", &self.sw(), "fdb", "show", "br", "br0"]).ok()?;
+        out.lines()
+            .filter(|l| l.starts_with(mac) && !l.contains("permanent"))
+            .find_map(|l| {
+                l.split_whitespace()
+                    .skip_while(|w| *w != "dev")
+                    .nth(1)
+                    .map(str::to_string)
+            })
     }
 
     /// Sets `host`'s eth0 down or up.
@@ -1144,6 +1204,11 @@ pub fn grep_log(p: &Path, words: &[&str]) -> Vec<String> {
         })
         .map(str::to_string)
         .collect()
+}
+
+/// PIDs of every descendant of `root`, from /proc (e.g. the hooks a daemon runs).
+pub fn descendants_of(root: u32) -> Vec<u32> {
+    descendants(root)
 }
 
 /// PIDs of every descendant of `root`, from /proc.
