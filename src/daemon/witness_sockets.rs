@@ -17,10 +17,11 @@ use crate::witness::proto::MAX_ANSWER_LEN;
 /// How many answers may wait for the loop; more are dropped (the deadline decides then).
 pub(super) const QUEUE: usize = 64;
 
-/// The sockets and the channel their readers feed.
+/// The sockets (queries leave through the std half, answers arrive on the tokio half of
+/// the same socket) and the channel their readers feed.
 pub(super) struct WitnessSockets {
-    v4: Option<Arc<UdpSocket>>,
-    v6: Option<Arc<UdpSocket>>,
+    v4: Option<std::net::UdpSocket>,
+    v6: Option<std::net::UdpSocket>,
     answers: mpsc::Sender<(SocketAddr, Vec<u8>)>,
 }
 
@@ -41,28 +42,32 @@ impl WitnessSockets {
         } else {
             &mut self.v6
         };
-        let sock = match slot {
-            Some(s) => s.clone(),
-            None => {
-                let s = Arc::new(open(to.is_ipv4())?);
-                spawn_reader(s.clone(), self.answers.clone());
-                *slot = Some(s.clone());
-                s
-            }
-        };
-        sock.try_send_to(datagram, to).map(|_| ())
+        if slot.is_none() {
+            let (send, recv) = open(to.is_ipv4())?;
+            spawn_reader(Arc::new(recv), self.answers.clone());
+            *slot = Some(send);
+        }
+        match slot {
+            // Non-blocking: a full send buffer is an error, not a wait. Not through tokio,
+            // whose readiness of a new socket is unknown until its reactor has polled it.
+            Some(sock) => sock.send_to(datagram, to).map(|_| ()),
+            None => Err(io::Error::other("no witness socket")),
+        }
     }
 }
 
-fn open(v4: bool) -> io::Result<UdpSocket> {
+/// One UDP socket on an ephemeral port: a non-blocking handle to send from and a tokio
+/// handle on the same socket to receive with.
+fn open(v4: bool) -> io::Result<(std::net::UdpSocket, UdpSocket)> {
     let any: SocketAddr = if v4 {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let std = std::net::UdpSocket::bind(any)?;
-    std.set_nonblocking(true)?;
-    UdpSocket::from_std(std)
+    let send = std::net::UdpSocket::bind(any)?;
+    send.set_nonblocking(true)?;
+    let recv = UdpSocket::from_std(send.try_clone()?)?;
+    Ok((send, recv))
 }
 
 fn spawn_reader(sock: Arc<UdpSocket>, tx: mpsc::Sender<(SocketAddr, Vec<u8>)>) {
