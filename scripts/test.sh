@@ -44,7 +44,7 @@ PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
     debootstrap systemd-container dpkg-dev binutils lintian libcap2-bin
-    util-linux mount
+    util-linux mount prometheus
 )
 
 STEPS=()

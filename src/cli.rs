@@ -1,7 +1,9 @@
-//! The command line: `run`, `check`, `status`, `import`, `witness`, `completions`.
+//! The command line: `run`, `check`, `status`, `drain`, `resume`, `import`, `witness`,
+//! `completions`.
 //!
-//! Exit codes: 0 success, 1 invalid configuration (or a failed daemon), 2 usage errors and
-//! unreadable files (clap's own usage errors also exit 2).
+//! Exit codes: 0 success, 1 invalid configuration, a failed daemon or a refused drain, 2
+//! usage errors and unreadable files (clap's own usage errors also exit 2), 3 no such
+//! daemon or instance.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -12,6 +14,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config, HookAction, LoadError};
+use crate::daemon::status::{DaemonStatus, StatusReport};
 use crate::hooks::systemd::{lookup_units, UnitLookup};
 
 /// Where `run` and `check` look without `--config` (`vrrp-ha.service`'s file).
@@ -44,11 +47,41 @@ pub enum Command {
         #[arg(short, long, value_name = "PATH", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
-    /// Show the state of running instances: 0 shown, 3 no daemon running for this config.
+    /// Show every instance of every running daemon (live over D-Bus, else from the state
+    /// files): 0 shown, 3 no such daemon running.
     Status {
-        /// Show only the daemon running this configuration file (default: every daemon).
-        #[arg(short, long, value_name = "PATH")]
+        /// Only the daemon of this unit instance / config stem (`vrrp-ha@NAME`).
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+        /// Only the daemon running this configuration file.
+        #[arg(short, long, value_name = "PATH", conflicts_with = "name")]
         config: Option<PathBuf>,
+        /// Print JSON (the shape in vrrp-ha(8), with a "version" field).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take an instance out of service: a MASTER hands over at once, and the instance stays
+    /// BACKUP until `resume`, also across reloads and restarts: 0 done, 1 refused, 3 no
+    /// such instance.
+    Drain {
+        /// The instance (as in `instance "VI_1"`).
+        #[arg(value_name = "INSTANCE")]
+        instance: String,
+        /// Drain even though no other router has been heard (the VIPs may go down).
+        #[arg(long)]
+        force: bool,
+        /// The daemon (config stem) running it, when several run an instance of that name.
+        #[arg(long, value_name = "NAME")]
+        daemon: Option<String>,
+    },
+    /// End a drain: the instance is electable again: 0 done, 1 refused, 3 no such instance.
+    Resume {
+        /// The instance.
+        #[arg(value_name = "INSTANCE")]
+        instance: String,
+        /// The daemon (config stem) running it, when several run an instance of that name.
+        #[arg(long, value_name = "NAME")]
+        daemon: Option<String>,
     },
     /// Translate a keepalived.conf into vrrp-ha KDL: 0 all translated, 1 something left out, 2 unreadable.
     Import {
@@ -126,7 +159,16 @@ pub fn main() -> ExitCode {
             Ok(cfg) => check_scripts(&config, &cfg),
             Err(code) => code,
         },
-        Command::Status { config } => status(config.as_deref()),
+        Command::Status { name, config, json } => {
+            let wanted = name.or_else(|| config.as_deref().map(crate::daemon::status::stem));
+            status(wanted.as_deref(), json)
+        }
+        Command::Drain {
+            instance,
+            force,
+            daemon,
+        } => control(Verb::Drain { force }, &instance, daemon.as_deref()),
+        Command::Resume { instance, daemon } => control(Verb::Resume, &instance, daemon.as_deref()),
         Command::Import {
             file,
             split,
@@ -344,52 +386,344 @@ fn import(file: &Path, split: bool, output: &str, config_id: Option<String>) -> 
     ExitCode::from(code)
 }
 
-/// `vrrp-ha status`: print the state files the running daemons keep.
-fn status(config: Option<&Path>) -> ExitCode {
+/// A runtime for the D-Bus client (`None` if one cannot be made: no D-Bus then).
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()
+}
+
+/// Every running daemon's status: live over D-Bus, then the state files of those the bus
+/// does not have (no bus, or a daemon without it); `wanted` keeps one config stem.
+fn gather(wanted: Option<&str>) -> Vec<DaemonStatus> {
     use crate::daemon::status;
-    let files = match config {
-        Some(path) => vec![status::state_file(path)],
-        None => {
-            let dir = status::state_dir();
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map(|entries| {
-                    entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.extension().is_some_and(|x| x == "state"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            files.sort();
-            files
+    let mut found: Vec<DaemonStatus> = Vec::new();
+    if let Some(rt) = runtime() {
+        rt.block_on(async {
+            let conn = match crate::control::connect().await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("vrrp-ha status: {e}; reading the state files");
+                    return;
+                }
+            };
+            let names = match crate::control::daemons(&conn).await {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("vrrp-ha status: cannot list the daemons on the bus: {e}");
+                    return;
+                }
+            };
+            for name in names {
+                if let Some(w) = wanted {
+                    if name != crate::daemon::dbus::bus_name(w) {
+                        continue;
+                    }
+                }
+                match crate::control::status(&conn, &name).await {
+                    Ok(d) => found.push(d),
+                    Err(e) => eprintln!("vrrp-ha status: {name}: {e}"),
+                }
+            }
+        });
+    }
+    let dir = status::state_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "state"))
+                .collect()
+        })
+        .unwrap_or_default();
+    // The JSON file before an old `.state` of the same stem.
+    files.sort_by_key(|p| (status::stem(p), p.extension().is_some_and(|x| x == "state")));
+    for file in files {
+        let stem = status::stem(&file);
+        if wanted.is_some_and(|w| w != stem) || found.iter().any(|d| d.name == stem) {
+            continue;
         }
+        match status::read(&file) {
+            Ok(daemons) => {
+                // A daemon killed without its clean exit leaves its file behind; the old
+                // format has no pid, so look for a daemon running a config of that stem.
+                found.extend(daemons.into_iter().filter(|d| {
+                    if d.pid == 0 {
+                        running_stems().contains(&d.name)
+                    } else {
+                        Path::new(&format!("/proc/{}", d.pid)).exists()
+                    }
+                }));
+            }
+            Err(e) => eprintln!("vrrp-ha status: {e}"),
+        }
+    }
+    found
+}
+
+/// The config stems of the `vrrp-ha run` processes on this host, from /proc.
+fn running_stems() -> Vec<String> {
+    let mut stems = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return stems;
     };
-    let mut shown = 0;
-    for file in &files {
-        let Ok(text) = std::fs::read_to_string(file) else {
+    for e in entries.filter_map(Result::ok) {
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
             continue;
         };
-        let stem = file
-            .file_stem()
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_default();
-        println!("{stem}:");
-        for l in status::parse(&text) {
-            println!(
-                "  {:<16} vrid {:<3} {:<6} priority {:<3} master {}",
-                l.instance,
-                l.vrid,
-                l.state,
-                l.priority,
-                l.master.as_deref().unwrap_or("-")
-            );
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_run = args.first().is_some_and(|a| a.ends_with(b"vrrp-ha"))
+            && args.iter().any(|a| *a == b"run");
+        if !is_run {
+            continue;
         }
-        shown += 1;
+        let config = args
+            .windows(2)
+            .find(|w| w[0] == b"--config" || w[0] == b"-c")
+            .map_or(DEFAULT_CONFIG.as_bytes(), |w| w[1]);
+        let path = PathBuf::from(String::from_utf8_lossy(config).into_owned());
+        stems.push(crate::daemon::status::stem(&path));
     }
-    if shown == 0 {
-        eprintln!("vrrp-ha status: no running vrrp-ha daemon found");
+    stems
+}
+
+/// `vrrp-ha status [NAME] [--json]`.
+fn status(wanted: Option<&str>, json: bool) -> ExitCode {
+    let daemons = gather(wanted);
+    if daemons.is_empty() {
+        match wanted {
+            Some(w) => eprintln!("vrrp-ha status: no running vrrp-ha daemon for {w:?}"),
+            None => eprintln!("vrrp-ha status: no running vrrp-ha daemon found"),
+        }
         return ExitCode::from(3);
     }
+    let mut out = std::io::stdout().lock();
+    let text = if json {
+        StatusReport::of(daemons).to_json() + "\n"
+    } else {
+        human(&daemons, crate::daemon::status::unix_now())
+    };
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
     ExitCode::SUCCESS
+}
+
+/// "3.2s ago", "5m ago", "2h ago".
+fn ago(now: f64, then: f64) -> String {
+    let s = (now - then).max(0.0);
+    if s < 60.0 {
+        format!("{s:.1}s ago")
+    } else if s < 3600.0 {
+        format!("{}m ago", (s / 60.0) as u64)
+    } else if s < 172_800.0 {
+        format!("{}h ago", (s / 3600.0) as u64)
+    } else {
+        format!("{}d ago", (s / 86_400.0) as u64)
+    }
+}
+
+/// The human form of `vrrp-ha status`.
+fn human(daemons: &[DaemonStatus], now: f64) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    for d in daemons {
+        let source = match d.source.as_str() {
+            "dbus" => "live".to_string(),
+            "state-file" => format!("state file, {}", ago(now, d.updated)),
+            _ => "state file of an older vrrp-ha".to_string(),
+        };
+        let pid = if d.pid == 0 {
+            String::new()
+        } else {
+            format!(", pid {}", d.pid)
+        };
+        let config = if d.config.is_empty() {
+            String::new()
+        } else {
+            format!("{}, ", d.config)
+        };
+        let _ = writeln!(o, "{} ({config}{source}{pid}):", d.name);
+        for i in &d.instances {
+            let state = if i.drained {
+                format!("{} (drained)", i.state)
+            } else {
+                i.state.clone()
+            };
+            let prio = if i.effective_priority == i.priority {
+                format!("priority {}", i.priority)
+            } else {
+                format!(
+                    "priority {} (configured {})",
+                    i.effective_priority, i.priority
+                )
+            };
+            let master = i.master.as_ref().map_or("-".to_string(), |m| {
+                format!("{} ({})", m.address, m.priority)
+            });
+            let _ = writeln!(
+                o,
+                "  {:<16} vrid {:<3} {:<16} {prio}  master {master}",
+                i.name, i.vrid, state
+            );
+            if let Some(w) = &i.waiting_for {
+                let _ = writeln!(o, "    waiting for its {w} on {}", i.interface);
+            }
+            if !i.vips.is_empty() {
+                let _ = writeln!(o, "    holds {}", i.vips.join(" "));
+            }
+            for t in &i.tracking {
+                let state = t
+                    .value
+                    .map_or_else(|| t.state.clone(), |v| format!("value {v}"));
+                let part = if t.fault {
+                    "FAULT".to_string()
+                } else {
+                    format!("{:+}", t.delta)
+                };
+                let _ = writeln!(
+                    o,
+                    "    track {} {}: {state}, weight {}, {part}",
+                    t.kind, t.name, t.weight
+                );
+            }
+            if let Some(t) = &i.last_transition {
+                let _ = writeln!(
+                    o,
+                    "    last transition {} -> {} {}: {}",
+                    t.from,
+                    t.to,
+                    ago(now, t.time),
+                    t.reason
+                );
+            }
+            let c = &i.counters;
+            if d.source != "state-file-v0" {
+                let mut line = format!(
+                    "    transitions {}, adverts sent {}, received {}",
+                    c.transitions, c.adverts_sent, c.adverts_received
+                );
+                let drops: Vec<String> = c
+                    .drops
+                    .iter()
+                    .chain(&c.malformed)
+                    .map(|(r, n)| format!("{r} {n}"))
+                    .collect();
+                if !drops.is_empty() {
+                    let _ = write!(line, ", dropped: {}", drops.join(", "));
+                }
+                if c.other_masters > 0 {
+                    let _ = write!(line, ", other MASTER adverts {}", c.other_masters);
+                }
+                let _ = writeln!(o, "{line}");
+            }
+            for p in &i.peers {
+                let _ = writeln!(
+                    o,
+                    "    peer {} priority {}, checksum {}, last seen {}",
+                    p.address,
+                    p.priority,
+                    p.checksum,
+                    ago(now, p.last_seen)
+                );
+            }
+        }
+        for u in &d.unknown_vrid {
+            let _ = writeln!(
+                o,
+                "  {} packets for no configured VRID on {} ({})",
+                u.packets, u.interface, u.family
+            );
+        }
+    }
+    o
+}
+
+/// `drain` or `resume`.
+#[derive(Copy, Clone, Debug)]
+enum Verb {
+    Drain { force: bool },
+    Resume,
+}
+
+/// `vrrp-ha drain|resume INSTANCE [--daemon NAME]` over D-Bus.
+fn control(verb: Verb, instance: &str, daemon: Option<&str>) -> ExitCode {
+    use crate::control::{self, ControlError};
+    let what = match verb {
+        Verb::Drain { .. } => "drain",
+        Verb::Resume => "resume",
+    };
+    let Some(rt) = runtime() else {
+        eprintln!("vrrp-ha {what}: cannot start the D-Bus client");
+        return ExitCode::FAILURE;
+    };
+    rt.block_on(async {
+        let conn = match control::connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("vrrp-ha {what}: {e}: no daemon can be reached");
+                return ExitCode::from(3);
+            }
+        };
+        let names = match control::daemons(&conn).await {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("vrrp-ha {what}: {e}");
+                return ExitCode::from(3);
+            }
+        };
+        let mut owners = Vec::new();
+        for name in names {
+            if daemon.is_some_and(|d| name != crate::daemon::dbus::bus_name(d)) {
+                continue;
+            }
+            match control::status(&conn, &name).await {
+                Ok(d) if d.instances.iter().any(|i| i.name == instance) => owners.push((name, d)),
+                Ok(_) => {}
+                Err(e) => eprintln!("vrrp-ha {what}: {name}: {e}"),
+            }
+        }
+        let (name, d) = match owners.len() {
+            0 => {
+                eprintln!("vrrp-ha {what}: no running daemon has an instance {instance:?}");
+                return ExitCode::from(3);
+            }
+            1 => owners.remove(0),
+            _ => {
+                let list: Vec<&str> = owners.iter().map(|(_, d)| d.name.as_str()).collect();
+                eprintln!(
+                    "vrrp-ha {what}: instance {instance:?} runs in the daemons {}; \
+                     say which with --daemon",
+                    list.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        };
+        let done = match verb {
+            Verb::Drain { force } => control::drain(&conn, &name, instance, force).await,
+            Verb::Resume => control::resume(&conn, &name, instance).await,
+        };
+        match done {
+            Ok(()) => {
+                match verb {
+                    Verb::Drain { .. } => println!(
+                        "{}/{instance}: drained; it stays BACKUP until `vrrp-ha resume {instance}`",
+                        d.name
+                    ),
+                    Verb::Resume => println!("{}/{instance}: resumed", d.name),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(ControlError::Refused(why)) => {
+                eprintln!("vrrp-ha {what}: refused: {why}");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("vrrp-ha {what}: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 /// Loads a config, printing diagnostics and mapping failures to exit codes (1 invalid, 2 unreadable).

@@ -6,11 +6,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod core;
 pub mod daemon;
 pub mod hooks;
 pub mod import;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod process;
 pub mod sdnotify;

@@ -9,14 +9,35 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tracing::Level;
 use tracing_journald::{Priority, PriorityMappings};
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::filter::{filter_fn, Targets};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// The journald native-protocol socket (fixed inside tracing-journald).
 pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
+/// Whether the journal socket was there at the last event.
+static JOURNAL_UP: AtomicBool = AtomicBool::new(true);
+
+/// Whether the journal can take events now. tracing-journald drops events silently when
+/// its socket is gone (journald stopped or restarting), so every event asks; when the
+/// answer changes, stderr (which systemd keeps apart from the native socket) is told.
+fn journal_available() -> bool {
+    let up = Path::new(JOURNAL_SOCKET).exists();
+    let was = JOURNAL_UP.swap(up, Ordering::Relaxed);
+    if was && !up {
+        eprintln!("vrrp-ha: the journal socket {JOURNAL_SOCKET} is gone; logging to stderr until it returns");
+    } else if !was && up {
+        eprintln!(
+            "vrrp-ha: the journal socket {JOURNAL_SOCKET} is back; logging to the journal again"
+        );
+    }
+    up
+}
 
 /// Where [`init`] sends log events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,9 +75,14 @@ pub fn init(level: Level) -> Sink {
                 let layer = layer
                     .with_field_prefix(None)
                     .with_priority_mappings(priorities)
-                    .with_syslog_identifier("vrrp-ha".to_string());
+                    .with_syslog_identifier("vrrp-ha".to_string())
+                    .with_filter(filter_fn(|_| journal_available()));
+                // While the journal is gone, the same events go to stderr.
+                let fallback =
+                    stderr_layer().with_filter(filter_fn(|_| !JOURNAL_UP.load(Ordering::Relaxed)));
                 return match tracing_subscriber::registry()
                     .with(layer)
+                    .with(fallback)
                     .with(filter)
                     .try_init()
                 {
@@ -67,20 +93,8 @@ pub fn init(level: Level) -> Sink {
             Err(e) => journal_error = Some(e),
         }
     }
-    // The VRRP_* fields exist for journal queries; on stderr the message already
-    // says the same, so they are left out there.
-    let fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| match field.name() {
-        "message" => write!(w, "{value:?}"),
-        name if name.starts_with("vrrp_") => Ok(()),
-        name => write!(w, " {name}={value:?}"),
-    });
-    let fmt = tracing_subscriber::fmt::layer()
-        .fmt_fields(fields)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false);
     match tracing_subscriber::registry()
-        .with(fmt)
+        .with(stderr_layer())
         .with(filter)
         .try_init()
     {
@@ -92,6 +106,24 @@ pub fn init(level: Level) -> Sink {
         }
         Err(_) => Sink::AlreadySet,
     }
+}
+
+/// Human-readable lines on stderr. The VRRP_* fields exist for journal queries; on
+/// stderr the message already says the same, so they are left out there.
+fn stderr_layer<S>() -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| match field.name() {
+        "message" => write!(w, "{value:?}"),
+        name if name.starts_with("vrrp_") => Ok(()),
+        name => write!(w, " {name}={value:?}"),
+    });
+    tracing_subscriber::fmt::layer()
+        .fmt_fields(fields)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
 }
 
 /// Logs one state transition as an INFO event whose journal fields are

@@ -227,24 +227,68 @@ fn status_reads_the_state_files_and_exits_3_without_a_daemon() {
         Command::new(BIN)
             .args(args)
             .env("VRRP_HA_STATE_DIR", dir.path())
+            // No bus: the state files are all there is.
+            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
             .output()
             .expect("run vrrp-ha")
     };
     let out = status(&["status"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no running vrrp-ha daemon"));
+    // vrrp-ha 0.1's file has no pid: it counts only while a daemon runs a config of
+    // that stem, and none does here.
     std::fs::write(
         dir.path().join("VI_1.state"),
         "instance=VI_1 vrid=51 state=MASTER priority=100 master=192.0.2.201\n",
     )
     .expect("write state file");
     let out = status(&["status"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let shown = text(&out.stdout);
-    assert!(shown.starts_with("VI_1:\n"), "{shown}");
-    assert!(shown.contains("VI_1") && shown.contains("MASTER") && shown.contains("192.0.2.201"));
-    let out = status(&["status", "--config", "/etc/vrrp-ha/VI_1.kdl"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+
+    // The JSON file of a running daemon (this test's pid stands for it) wins over the old
+    // file of the same stem; one of a dead daemon is not shown.
+    let report = |pid: u32, state: &str| {
+        format!(
+            "{{\"version\":1,\"daemons\":[{{\"name\":\"VI_1\",\"config\":\"/etc/vrrp-ha/VI_1.kdl\",\
+             \"pid\":{pid},\"vrrp_ha_version\":\"0.1.0\",\"source\":\"state-file\",\"updated\":1.0,\
+             \"instances\":[{{\"name\":\"VI_1\",\"vrid\":51,\"vrrp_version\":3,\"family\":\"ipv4\",\
+             \"interface\":\"eth0\",\"waiting_for\":null,\"state\":\"{state}\",\"drained\":true,\
+             \"priority\":100,\"effective_priority\":80,\"tracking\":[],\"master\":null,\"vips\":[],\
+             \"last_transition\":null,\"counters\":{{\"transitions\":1,\"became_master\":0,\
+             \"transitions_to\":{{}},\"master_changes\":0,\"adverts_sent\":0,\"adverts_received\":0,\
+             \"priority_zero_sent\":0,\"priority_zero_received\":0,\"drops\":{{}},\"malformed\":{{}},\
+             \"address_mismatches\":0,\"other_masters\":0,\"vip_failures\":0,\"vips_lost\":0}},\
+             \"peers\":[]}}],\"unknown_vrid\":[]}}]}}"
+        )
+    };
+    std::fs::write(
+        dir.path().join("VI_1.json"),
+        report(std::process::id(), "BACKUP"),
+    )
+    .expect("write state file");
+    let out = status(&["status", "--json", "VI_1"]);
     assert_eq!(out.status.code(), Some(0));
+    let json = text(&out.stdout);
+    // The package's postinst finds MASTERs by this compact spelling.
+    assert!(json.starts_with("{\"version\":1,"), "{json}");
+    assert!(json.contains("\"state\":\"BACKUP\""), "{json}");
+    assert!(!json.contains("MASTER"), "{json}");
+    let out = status(&["status", "VI_1"]);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("BACKUP (drained)"), "{shown}");
+    assert!(shown.contains("priority 80 (configured 100)"), "{shown}");
+    // A pid beyond pid_max runs no daemon: its file is stale.
+    std::fs::write(dir.path().join("VI_1.json"), report(4_194_305, "BACKUP")).expect("write");
+    let out = status(&["status", "--json", "VI_1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    // `status --json --config FILE`, as the package's postinst asks it.
+    std::fs::write(
+        dir.path().join("VI_1.json"),
+        report(std::process::id(), "MASTER"),
+    )
+    .expect("write");
+    let out = status(&["status", "--json", "--config", "/etc/vrrp-ha/VI_1.kdl"]);
+    assert!(text(&out.stdout).contains("\"state\":\"MASTER\""));
     let out = status(&["status", "--config", "/etc/vrrp-ha/VI_2.kdl"]);
     assert_eq!(out.status.code(), Some(3));
 }

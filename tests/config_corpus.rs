@@ -180,7 +180,25 @@ fn defaults_are_filled_in() {
     assert_eq!(i.virtual_ips[0].prefix, 32);
     assert_eq!(i.auth_bytes(), None);
     assert!(!i.is_ipv6());
-    assert_eq!(i.witness, None);
+    // No metrics without the node.
+    assert_eq!(cfg.metrics, None);
+    assert_eq!(cfg.instances[0].witness, None);
+}
+
+#[test]
+fn metrics_listen_defaults_to_loopback() {
+    let cfg = config::load(Path::new("tests/configs/valid/metrics.kdl")).expect("valid");
+    let listen = cfg.metrics.expect("metrics node").listen;
+    assert_eq!(listen.to_string(), "127.0.0.1:9650");
+    let bare = "metrics\ninstance \"VI_1\" { interface \"eth0\"; vrid 51; virtual-ip \"192.0.2.200/24\" }\n";
+    let cfg = config::parse_str(bare, "bare.kdl").expect("valid");
+    assert_eq!(
+        cfg.metrics.map(|m| m.listen.to_string()).as_deref(),
+        Some(config::Metrics::DEFAULT_LISTEN)
+    );
+    let v6 = bare.replace("metrics\n", "metrics listen=\"[::1]:9100\"\n");
+    let cfg = config::parse_str(&v6, "v6.kdl").expect("valid");
+    assert_eq!(cfg.metrics.map(|m| m.listen.port()), Some(9100));
 }
 
 #[test]

@@ -52,8 +52,6 @@ fn long_lines() -> Vec<(&'static str, Vec<u8>, &'static str)> {
 
 /// `parse_str` (via `config::load`) refuses each file and renders its diagnostic.
 #[test]
-#[ignore = "config bug: miette's graphical handler panics on a label past column 65535 \
-            (ConfigError::render_with must clip long lines); see tests/config_hostile.rs"]
 fn diagnostics_past_column_65535_render() {
     let dir = tempfile::tempdir().expect("temp dir");
     for (name, bytes, says) in long_lines() {
@@ -83,8 +81,6 @@ fn diagnostics_past_column_65535_render() {
 
 /// `vrrp-ha check` exits 1 with the diagnostic, never 101 with a panic.
 #[test]
-#[ignore = "config bug: miette's graphical handler panics on a label past column 65535 \
-            (ConfigError::render_with must clip long lines); see tests/config_hostile.rs"]
 fn check_exits_1_on_diagnostics_past_column_65535() {
     let dir = tempfile::tempdir().expect("temp dir");
     for (name, bytes, _) in long_lines() {

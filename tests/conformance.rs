@@ -365,7 +365,13 @@ impl Ports for Recorder {
                 });
                 format!("del-address {vip} on #{ifindex}")
             }
-            Effect::SetLinkUp { ifindex, up } => format!("set-link #{ifindex} up={up}"),
+            Effect::SetLinkUp { ifindex, up } => {
+                if *up {
+                    self.done
+                        .push_back(Completion::LinkUp { ifindex: *ifindex });
+                }
+                format!("set-link #{ifindex} up={up}")
+            }
             Effect::CreateVmac {
                 id,
                 name,
@@ -425,16 +431,39 @@ impl Ports for Recorder {
             .instances
             .iter()
             .map(|i| {
-                format!(
-                    "{} {} {} master={}",
-                    i.instance,
-                    i.state,
-                    i.priority,
-                    i.master.as_deref().unwrap_or("-")
-                )
+                let r = &i.report;
+                let mut line = format!(
+                    "{} {} {}/{} master={}",
+                    r.name,
+                    r.state,
+                    r.effective_priority,
+                    r.priority,
+                    r.master
+                        .map_or("-".to_string(), |(a, p)| format!("{a}@{p}"))
+                );
+                if !r.vips.is_empty() {
+                    let vips: Vec<String> = r.vips.iter().map(ToString::to_string).collect();
+                    let _ = write!(line, " vips=[{}]", vips.join(" "));
+                }
+                if r.drained {
+                    line.push_str(" drained");
+                }
+                if let Some(w) = i.waiting {
+                    let _ = write!(line, " waiting={}", w.as_str());
+                }
+                for t in &r.tracking {
+                    let _ = write!(line, " {}:{}={}", t.kind, t.name, t.state);
+                }
+                line
             })
             .collect();
-        self.log.push(format!("publish {}", parts.join("; ")));
+        let unknown: Vec<String> = status
+            .unknown
+            .iter()
+            .map(|u| format!(" unknown {}={}", u.interface, u.packets))
+            .collect();
+        self.log
+            .push(format!("publish {}{}", parts.join("; "), unknown.concat()));
     }
 
     fn track_link(&mut self, ifname: &str, up: bool) {

@@ -89,6 +89,8 @@ impl Lab {
             ])
             .arg(&cfg)
             .env("VRRP_HA_STATE_DIR", self.dir.join("state"))
+            .env("VRRP_HA_DRAIN_DIR", self.dir.join("drain"))
+            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/vrrp-ha-lab-bus")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
@@ -210,8 +212,11 @@ fn two_daemons_elect_one_master_and_fail_over_on_sigterm() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(has_vip(&a), "lb1 lost the VIP");
     assert!(!has_vip(&b), "lb2 holds the VIP too (split brain)");
-    let state = fs::read_to_string(lab.dir.join("state/lb1.state")).unwrap_or_default();
-    assert!(state.contains("state=MASTER"), "lb1 state file: {state:?}");
+    let state = fs::read_to_string(lab.dir.join("state/lb1.json")).unwrap_or_default();
+    assert!(
+        state.contains("\"state\":\"MASTER\""),
+        "lb1 state file: {state:?}"
+    );
 
     lab.signal("lb1", nix::sys::signal::Signal::SIGTERM);
     // Priority 0 lets lb2 take over after Skew_Time (65 ms), well before
@@ -743,5 +748,80 @@ fn a_reload_waiting_for_a_link_local_address_stalls_no_other_instance() {
     assert!(
         started >= Duration::from_millis(1000),
         "VI_6 up {started:?} after the SIGHUP: was eth1's address really tentative?"
+    );
+}
+
+/// The scheduling policy of a thread (field 41 of /proc/PID/task/TID/stat): 0 normal,
+/// 2 SCHED_RR.
+fn policies(pid: u32) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        // The command name may hold spaces: fields are counted after its closing paren.
+        let after = stat.rsplit_once(')').map_or("", |(_, a)| a);
+        let policy = after
+            .split_whitespace()
+            .nth(41 - 3)
+            .and_then(|p| p.parse().ok());
+        let tid = t.file_name().to_string_lossy().parse().ok();
+        if let (Some(tid), Some(policy)) = (tid, policy) {
+            out.push((tid, policy));
+        }
+    }
+    out
+}
+
+/// `realtime-priority` (on by default): the event loop runs SCHED_RR, and the other
+/// threads (the blocking pool that forks scripts and hooks) keep the normal policy;
+/// `realtime-priority 0` leaves the loop normal too.
+#[test]
+fn the_event_loop_runs_at_real_time_priority_and_nothing_else_does() {
+    if let Err(reason) = prerequisites() {
+        skip_or_fail(&reason);
+        return;
+    }
+    let pid = std::process::id();
+    let (a, b) = (format!("vhrtA{pid}"), format!("vhrtB{pid}"));
+    let mut lab = Lab::new("vhrt");
+    setup(&mut lab, &a, &b);
+    // A tracked script makes the blocking pool start threads.
+    let script = "script \"ok\" {\n    exec \"/bin/true\"\n    interval \"100ms\"\n}\n";
+    let tracked = config("eth0", 100)
+        .replace("    virtual-ip", "    track-script \"ok\"\n    virtual-ip")
+        + script;
+    lab.start("lb1", &a, &tracked);
+    lab.start(
+        "lb2",
+        &b,
+        &format!("realtime-priority 0\n{}", config("eth0", 90)),
+    );
+    wait_for(Duration::from_secs(5), || has_vip(&a)).expect("lb1 never became Master");
+    std::thread::sleep(Duration::from_millis(300));
+    let pid_of = |name: &str| {
+        lab.children
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.id())
+    };
+    let lb1 = policies(pid_of("lb1").expect("lb1 runs"));
+    let main_tid = pid_of("lb1").expect("lb1 runs");
+    let main = lb1.iter().find(|(t, _)| *t == main_tid).map(|(_, p)| *p);
+    assert_eq!(main, Some(2), "lb1's event loop is not SCHED_RR: {lb1:?}");
+    assert!(lb1.len() > 1, "no other threads to check: {lb1:?}");
+    assert!(
+        lb1.iter()
+            .filter(|(t, _)| *t != main_tid)
+            .all(|(_, p)| *p == 0),
+        "a thread besides the loop inherited real time: {lb1:?}"
+    );
+    let lb2 = policies(pid_of("lb2").expect("lb2 runs"));
+    assert!(
+        lb2.iter().all(|(_, p)| *p == 0),
+        "realtime-priority 0: {lb2:?}"
     );
 }

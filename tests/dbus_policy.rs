@@ -5,14 +5,19 @@
 //! dbus-daemon refuses a configuration with a syntax error or an attribute it does not
 //! know, and a refused file in /usr/share/dbus-1/system.d keeps the system bus from
 //! starting at boot, so the first test starts a bus on it (and checks that a misspelt
-//! copy is refused). The second has a root process own `io.vrrpha.Daemon1.VI_1` with a
-//! stand-in object at /io/vrrpha/Daemon1, then, as `nobody` through `busctl` and
-//! `dbus-monitor`: reading properties, introspecting, pinging and receiving signals
-//! work; calling a method, setting a property and owning a name under
-//! io.vrrpha.Daemon1 are refused by the bus; root may do all of it. Needs root (to
+//! copy is refused). dbus-broker instead ignores an attribute it does not know and keeps
+//! the rule, broadened: the second test checks that every attribute is one dbus-broker
+//! implements (its list, from dbus-broker 33's launcher), so the policy means the same
+//! on both. The third has a root process own `io.vrrpha.Daemon1.VI_1` with stand-ins of
+//! the daemon's objects (/io/vrrpha/Daemon1 with ObjectManager, and an instance object
+//! below it), then, as `nobody` through `busctl` and `dbus-monitor`: reading the daemon
+//! object's properties, every instance's properties through GetManagedObjects and
+//! Status(), introspecting, pinging and receiving signals work; calling Drain, reading
+//! an object at another path, and owning a name under io.vrrpha.Daemon1 are refused by
+//! the bus; root may call Drain and read and introspect any object. Needs root (to
 //! switch to uid 65534), `dbus-daemon`, `dbus-monitor` (package dbus) and `busctl`
-//! (package systemd): without them the second test fails when `CI` is set and skips
-//! with a reason otherwise. Both take well under a second.
+//! (package systemd): without them the third test fails when `CI` is set and skips
+//! with a reason otherwise. All take well under a second.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -229,36 +234,123 @@ fn dbus_daemon_accepts_the_policy_file() {
     }
 }
 
-/// The stand-in for a daemon's object: a method only root may call, a property anyone
-/// may read but only root set, and a signal.
-struct Daemon {
-    drains: Arc<AtomicUsize>,
-    priority: u8,
+/// Every attribute of `<allow>`/`<deny>` that dbus-broker's launcher implements
+/// (src/launch/config.c); it warns about any other and keeps the rule without it.
+const BROKER_ATTRIBUTES: &[&str] = &[
+    "send_interface",
+    "send_member",
+    "send_error",
+    "send_destination",
+    "send_path",
+    "send_type",
+    "send_broadcast",
+    "send_requested_reply",
+    "receive_interface",
+    "receive_member",
+    "receive_error",
+    "receive_sender",
+    "receive_path",
+    "receive_type",
+    "receive_requested_reply",
+    "own",
+    "own_prefix",
+    "user",
+    "group",
+    "eavesdrop",
+    "log",
+];
+
+#[test]
+fn every_rule_means_the_same_to_dbus_broker() {
+    let text = std::fs::read_to_string(policy_file()).expect("read the policy");
+    // Outside the comment: the elements, their attributes `name="value"`.
+    let body = &text[text.find("<busconfig>").expect("a busconfig element")..];
+    let mut rules = 0;
+    let mut for_everyone = false;
+    for element in body.split('<').skip(1) {
+        let (tag, rest) = element
+            .split_once(char::is_whitespace)
+            .unwrap_or((element, ""));
+        if tag == "policy" {
+            for_everyone = rest.contains("context=\"default\"");
+            continue;
+        }
+        if tag != "allow" && tag != "deny" {
+            continue;
+        }
+        rules += 1;
+        for attr in rest.split('"').step_by(2) {
+            let name = attr.trim().trim_end_matches('=').trim();
+            if name.is_empty() || name.starts_with('/') {
+                continue;
+            }
+            assert!(
+                BROKER_ATTRIBUTES.contains(&name),
+                "dbus-broker does not implement `{name}` in <{tag} {rest}"
+            );
+        }
+        // A rule for everyone without a path or one of our interfaces would reach every
+        // service on the bus.
+        if for_everyone {
+            assert!(
+                rest.contains("send_path=\"/io/vrrpha/Daemon1\"")
+                    || rest.contains("send_interface=\"io.vrrpha."),
+                "a rule for everyone that reaches other services: <{tag} {rest}"
+            );
+        }
+    }
+    assert!(rules >= 8, "only {rules} rules found");
 }
+
+/// The stand-in for a daemon's object at /io/vrrpha/Daemon1.
+struct Daemon;
 
 #[interface(name = "io.vrrpha.Daemon1")]
 impl Daemon {
-    fn drain(&self) {
+    fn status(&self) -> String {
+        "{\"version\":1,\"daemons\":[]}".to_string()
+    }
+
+    #[zbus(property)]
+    fn version(&self) -> String {
+        "0.1.0".to_string()
+    }
+}
+
+/// The stand-in for an instance object: a method only root may call, a property, a signal.
+struct Instance {
+    drains: Arc<AtomicUsize>,
+}
+
+#[interface(name = "io.vrrpha.Instance1")]
+impl Instance {
+    fn drain(&self, _force: bool) {
         self.drains.fetch_add(1, Ordering::SeqCst);
     }
 
     #[zbus(property)]
-    fn priority(&self) -> u8 {
-        self.priority
+    fn effective_priority(&self) -> u8 {
+        100
     }
 
-    #[zbus(property)]
-    fn set_priority(&mut self, p: u8) {
-        self.priority = p;
-    }
-
-    #[zbus(signal)]
-    async fn state_changed(
+    #[zbus(signal, name = "StateChanged")]
+    async fn transitioned(
         emitter: &SignalEmitter<'_>,
         old: &str,
         new: &str,
         reason: &str,
     ) -> zbus::Result<()>;
+}
+
+/// Something of the same service at another path: nobody may read it.
+struct Elsewhere;
+
+#[interface(name = "org.example.Elsewhere")]
+impl Elsewhere {
+    #[zbus(property)]
+    fn secret(&self) -> u8 {
+        42
+    }
 }
 
 /// The outcome of one `busctl` run.
@@ -301,6 +393,9 @@ fn refused_by_the_bus(what: &str, out: &Out, marker: &str) {
     );
 }
 
+const INSTANCE: &str = "/io/vrrpha/Daemon1/instance/VI_1";
+const INSTANCE_IFACE: &str = "io.vrrpha.Instance1";
+
 #[tokio::test]
 async fn root_owns_and_calls_anyone_reads() {
     if !can_run("root_owns_and_calls_anyone_reads", true) {
@@ -314,21 +409,25 @@ async fn root_owns_and_calls_anyone_reads() {
 
     // Root owns the name: the system bus denies every name unless a policy allows it.
     let drains = Arc::new(AtomicUsize::new(0));
-    let daemon = Daemon {
-        drains: drains.clone(),
-        priority: 100,
-    };
     let conn = zbus::connection::Builder::address(address.as_str())
+        .serve_at(PATH, Daemon)
+        .serve_at(PATH, zbus::fdo::ObjectManager)
+        .serve_at(
+            INSTANCE,
+            Instance {
+                drains: drains.clone(),
+            },
+        )
+        .serve_at("/org/example/Elsewhere", Elsewhere)
         .name(NAME)
-        .serve_at(PATH, daemon)
         .build()
         .await
         .unwrap_or_else(|e| panic!("root cannot own {NAME}: {e}"));
 
-    let get = ["get-property", NAME, PATH, IFACE, "Priority"];
+    let get = ["get-property", NAME, PATH, IFACE, "Version"];
     assert_eq!(
         allowed("nobody: Get", &busctl(&address, NOBODY, &get).await).trim(),
-        "y 100"
+        "s \"0.1.0\""
     );
     let get_all = [
         "call",
@@ -340,36 +439,74 @@ async fn root_owns_and_calls_anyone_reads() {
         IFACE,
     ];
     let all = allowed("nobody: GetAll", &busctl(&address, NOBODY, &get_all).await);
-    assert!(all.contains("\"Priority\" y 100"), "GetAll: {all}");
-    let introspect = [
+    assert!(all.contains("\"Version\" s \"0.1.0\""), "GetAll: {all}");
+    // Every instance's properties, at the daemon's path.
+    let managed = [
         "call",
         NAME,
         PATH,
-        "org.freedesktop.DBus.Introspectable",
-        "Introspect",
+        "org.freedesktop.DBus.ObjectManager",
+        "GetManagedObjects",
     ];
+    let objects = allowed(
+        "nobody: GetManagedObjects",
+        &busctl(&address, NOBODY, &managed).await,
+    );
+    assert!(
+        objects.contains(INSTANCE) && objects.contains("\"EffectivePriority\" y 100"),
+        "GetManagedObjects: {objects}"
+    );
+    let status = ["call", NAME, PATH, IFACE, "Status"];
+    let json = allowed("nobody: Status", &busctl(&address, NOBODY, &status).await);
+    assert!(json.contains("version"), "Status: {json}");
+    let introspect = |path: &'static str| {
+        [
+            "call",
+            NAME,
+            path,
+            "org.freedesktop.DBus.Introspectable",
+            "Introspect",
+        ]
+    };
     let xml = allowed(
         "nobody: Introspect",
-        &busctl(&address, NOBODY, &introspect).await,
+        &busctl(&address, NOBODY, &introspect(PATH)).await,
     );
-    assert!(xml.contains("Drain"), "Introspect: {xml}");
+    assert!(
+        xml.contains("Status") && xml.contains("instance"),
+        "Introspect: {xml}"
+    );
     let ping = ["call", NAME, PATH, "org.freedesktop.DBus.Peer", "Ping"];
     allowed("nobody: Ping", &busctl(&address, NOBODY, &ping).await);
 
     // sd-bus reports org.freedesktop.DBus.Error.AccessDenied, which only the bus sends
     // here (the stand-in accepts every call), as EACCES.
     let rejected = "Access denied";
-    let drain = ["call", NAME, PATH, IFACE, "Drain"];
+    let drain = [
+        "call",
+        NAME,
+        INSTANCE,
+        INSTANCE_IFACE,
+        "Drain",
+        "b",
+        "false",
+    ];
     refused_by_the_bus(
         "nobody: Drain",
         &busctl(&address, NOBODY, &drain).await,
         rejected,
     );
     assert_eq!(drains.load(Ordering::SeqCst), 0, "Drain reached the daemon");
-    let set = ["set-property", NAME, PATH, IFACE, "Priority", "y", "1"];
+    let elsewhere = [
+        "get-property",
+        NAME,
+        "/org/example/Elsewhere",
+        "org.example.Elsewhere",
+        "Secret",
+    ];
     refused_by_the_bus(
-        "nobody: Set",
-        &busctl(&address, NOBODY, &set).await,
+        "nobody: Get at another path",
+        &busctl(&address, NOBODY, &elsewhere).await,
         rejected,
     );
     let own = |name: &'static str| {
@@ -396,11 +533,22 @@ async fn root_owns_and_calls_anyone_reads() {
         1,
         "root's Drain did not arrive"
     );
-    allowed("root: Set", &busctl(&address, 0, &set).await);
+    let get_instance = [
+        "get-property",
+        NAME,
+        INSTANCE,
+        INSTANCE_IFACE,
+        "EffectivePriority",
+    ];
     assert_eq!(
-        allowed("root: Get", &busctl(&address, 0, &get).await).trim(),
-        "y 1"
+        allowed("root: Get", &busctl(&address, 0, &get_instance).await).trim(),
+        "y 100"
     );
+    let xml = allowed(
+        "root: Introspect an instance",
+        &busctl(&address, 0, &introspect(INSTANCE)).await,
+    );
+    assert!(xml.contains("Drain"), "Introspect: {xml}");
     // 1: DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER.
     let reply = allowed(
         "root: RequestName",
@@ -413,7 +561,7 @@ async fn root_owns_and_calls_anyone_reads() {
     let mut monitor = tokio::process::Command::new("dbus-monitor")
         .arg("--address")
         .arg(&address)
-        .arg(format!("type='signal',interface='{IFACE}'"))
+        .arg(format!("type='signal',interface='{INSTANCE_IFACE}'"))
         .uid(NOBODY)
         .gid(NOBODY)
         .stdin(Stdio::null())
@@ -423,13 +571,13 @@ async fn root_owns_and_calls_anyone_reads() {
         .spawn()
         .expect("run dbus-monitor");
     let mut lines = tokio::io::BufReader::new(monitor.stdout.take().expect("stdout")).lines();
-    let emitter = SignalEmitter::new(&conn, PATH).expect("emitter");
+    let emitter = SignalEmitter::new(&conn, INSTANCE).expect("emitter");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut seen = Vec::new();
     // Emitted until it arrives: the monitor's match rule is in place some time after
     // it starts, and nothing says when.
     let received = loop {
-        Daemon::state_changed(&emitter, "BACKUP", "MASTER", "test")
+        Instance::transitioned(&emitter, "BACKUP", "MASTER", "test")
             .await
             .expect("emit StateChanged");
         match tokio::time::timeout(Duration::from_millis(200), lines.next_line()).await {

@@ -273,10 +273,19 @@ fn h5_a_master_that_cannot_install_its_vip_steps_down() {
         env!("CARGO_BIN_EXE_vrrp-ha"),
         conf.display()
     );
-    let d1 = lab.spawn_in(
+    let (state, drain) = lab.daemon_dirs(Lb1);
+    let d1 = lab.spawn_in_env(
         Lb1,
         "vrrp-ha-nocap",
         &["capsh", "--drop=cap_net_admin", "--", "-c", &cmd],
+        &[
+            ("VRRP_HA_STATE_DIR", &state),
+            ("VRRP_HA_DRAIN_DIR", &drain),
+            (
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "unix:path=/nonexistent/vrrp-ha-lab-bus",
+            ),
+        ],
     );
     // lb1 preempts (it hears the lower priority and its Master_Down_Timer runs out),
     // which takes the VIP off lb2 at lb1's first advert.

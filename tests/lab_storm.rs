@@ -351,9 +351,6 @@ fn s1_sighup_storm_with_invalid_files_no_flap_rss_flat() {
 /// One SIGHUP with a 2 MiB config on a single line: the daemon must log the diagnostic
 /// and keep running its config, as for every other invalid file.
 #[test]
-#[ignore = "daemon bug: a diagnostic past column 65535 panics in miette's graphical handler \
-            ('Formatting argument out of range') and the daemon dies on SIGHUP; \
-            see tests/config_hostile.rs"]
 fn s2_sighup_with_a_one_line_2_mib_file_keeps_running() {
     if !lab::require_lab("s2", false) {
         return;
@@ -459,9 +456,6 @@ fn after_reload(
 /// SIGHUPs with big files: a valid 1 MB config (comments) and a 2 MiB one over the size
 /// limit. Reading, parsing and rendering them must not hold up the adverts.
 #[test]
-#[ignore = "daemon bug: the SIGHUP reload reads, parses and renders the new file on the \
-            event loop; a 1 MB config takes seconds in a debug build and no advert goes out \
-            meanwhile, so the backup takes over"]
 fn s3_sighup_with_big_files_keeps_advert_timing() {
     if !lab::require_lab("s3", false) {
         return;
@@ -515,8 +509,6 @@ fn s3_sighup_with_big_files_keeps_advert_timing() {
 /// A SIGHUP that moves VI_1 to an interface that does not exist: the new file is valid
 /// but cannot be applied, so the running VI_1 must stay as it is (nothing half applied).
 #[test]
-#[ignore = "daemon bug: a reload whose instance cannot start (interface not found) has \
-            already shut the running one down: lb1 drops VI_1 and its VIP, lb2 takes over"]
 fn s4_sighup_to_a_missing_interface_keeps_the_running_instance() {
     if !lab::require_lab("s4", false) {
         return;

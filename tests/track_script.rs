@@ -93,8 +93,16 @@ echo S >> "$1/runs"; exit 0"#,
     let (tracker, mut rx) = Tracker::spawn_spec(spec(s, Some(-20)));
     assert_eq!(tracker.initial("VI_1"), (0, false));
 
-    // First success: Init -> Good, which changes nothing for a negative weight.
+    // First success: Init -> Good changes no priority for a negative weight, but the
+    // item's state is news for status.
     wait_for("first run", || trailing(&log, "S") >= 1).await;
+    let u = next_update(&mut rx).await;
+    assert_eq!((u.delta, u.fault), (0, false), "{u:?}");
+    assert_eq!(
+        u.items[0].state,
+        vrrp_ha::core::track::ItemState::Good,
+        "{u:?}"
+    );
 
     std::fs::write(&flag, "").expect("flag");
     let flipped = Instant::now();

@@ -100,6 +100,9 @@ fn check_unit(file: &str, config: &str) {
     has("Service", "Restart", "on-failure");
     has("Service", "RestartSec", "1s");
     has("Service", "WatchdogSec", "10s");
+    // Where `vrrp-ha drain` is remembered across restarts (status::DRAIN_DIR).
+    has("Service", "StateDirectory", "vrrp-ha");
+    assert_eq!(vrrp_ha::daemon::status::DRAIN_DIR, "/var/lib/vrrp-ha");
     // The daemon must get SIGTERM before anything else so a MASTER can send
     // priority 0 and release its VIPs; the default would signal scripts too.
     has("Service", "KillMode", "mixed");

@@ -178,7 +178,13 @@ impl ConfigError {
     }
 
     /// Renders all problems, with or without ANSI colours, wrapped at [`RENDER_WIDTH`].
+    /// A problem on a line longer than [`LONG_LINE`] bytes is shown with a clipped
+    /// excerpt instead of the whole line (miette would echo the line whole, and panics
+    /// past column 65 535).
     pub fn render_with(&self, colour: bool) -> String {
+        if self.has_long_lines() {
+            return self.render_clipped();
+        }
         let theme = if colour {
             GraphicalTheme::unicode()
         } else {
@@ -195,6 +201,76 @@ impl ConfigError {
             for p in &self.problems {
                 out.push_str(&format!("\n  {p}"));
             }
+        }
+        out
+    }
+}
+
+/// Lines longer than this are not shown whole in a diagnostic.
+pub const LONG_LINE: usize = 500;
+
+/// How many bytes of a long line a clipped excerpt shows on each side of the span.
+const EXCERPT: usize = 40;
+
+impl ConfigError {
+    fn text(&self) -> &str {
+        self.source.inner().as_str()
+    }
+
+    /// The line around `offset`: (its start, its end).
+    fn line_bounds(&self, offset: usize) -> (usize, usize) {
+        let text = self.text();
+        let offset = offset.min(text.len());
+        let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+        (start, end)
+    }
+
+    fn has_long_lines(&self) -> bool {
+        self.problems.iter().take(MAX_RENDERED).any(|p| {
+            p.labels.iter().any(|(span, _)| {
+                let (start, end) = self.line_bounds(span.offset());
+                end - start > LONG_LINE || span.len() > LONG_LINE
+            })
+        })
+    }
+
+    /// `FILE:LINE:COL: message`, a clipped excerpt with the span marked, and the help.
+    fn render_clipped(&self) -> String {
+        let text = self.text();
+        let mut out = format!("  × {self}\n");
+        for p in self.problems.iter().take(MAX_RENDERED) {
+            out.push_str(&format!("\nError:\n  × {}\n", p.message));
+            for (span, label) in &p.labels {
+                let offset = span.offset().min(text.len());
+                let (start, end) = self.line_bounds(offset);
+                let line = text[..offset].matches('\n').count() + 1;
+                let col = text[start..offset].chars().count() + 1;
+                let floor = |mut i: usize| {
+                    while !text.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    i
+                };
+                let from = floor(offset.saturating_sub(EXCERPT).max(start));
+                let to = floor((offset + span.len().min(EXCERPT) + EXCERPT).min(end));
+                let excerpt: String = text[from..to]
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                let before = if from > start { "…" } else { "" };
+                let after = if to < end { "…" } else { "" };
+                out.push_str(&format!(
+                    "   ╭─[{}:{line}:{col}]\n   │ {before}{excerpt}{after}\n   ╰── {label}\n",
+                    self.file_name
+                ));
+            }
+            if let Some(help) = &p.help {
+                out.push_str(&format!("  help: {help}\n"));
+            }
+        }
+        if let Some(o) = &self.overflow {
+            out.push_str(&format!("\n  × {}\n", o.message));
         }
         out
     }

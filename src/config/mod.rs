@@ -24,7 +24,9 @@ pub mod schema;
 
 use std::path::Path;
 
-pub use error::{ConfigError, LoadError, Problem, ProblemKind, MAX_RENDERED, RENDER_WIDTH};
+pub use error::{
+    ConfigError, LoadError, Problem, ProblemKind, LONG_LINE, MAX_RENDERED, RENDER_WIDTH,
+};
 pub use model::*;
 pub use parse::parse_str;
 

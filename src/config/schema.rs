@@ -94,6 +94,10 @@ nodes! {
             keepalived "vrrp_script";
         SyncGroup = "sync-group", Many, "sync-group \"G1\" { instances \"VI_1\" \"VI_2\" }",
             keepalived "vrrp_sync_group";
+        RealtimePriority = "realtime-priority", Once, "realtime-priority 10",
+            keepalived "vrrp_rt_priority";
+        LockMemory = "lock-memory", Once, "lock-memory #true", keepalived "vrrp_no_swap";
+        Metrics = "metrics", Once, "metrics listen=\"127.0.0.1:9650\"";
     }
 }
 

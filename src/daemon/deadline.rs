@@ -37,6 +37,9 @@ pub struct Deadline {
     fd: AsyncFd<Fd>,
     /// CLOCK_MONOTONIC at the core's time zero.
     origin: Duration,
+    /// The same moment on std's (also CLOCK_MONOTONIC) clock, for the tasks that convert
+    /// core times.
+    origin_instant: std::time::Instant,
     armed: Option<Instant>,
 }
 
@@ -52,11 +55,20 @@ impl Deadline {
         // descriptor stays open and the same for the AsyncFd's whole life.
         let fd = unsafe { AsyncFd::register_with_interest(Fd(fd), Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
+        let origin_instant = std::time::Instant::now();
         Ok(Deadline {
             fd,
             origin: monotonic()?,
+            origin_instant,
             armed: None,
         })
+    }
+
+    /// The same clock for the tasks that serve operators.
+    pub(crate) fn api_clock(&self) -> super::api::Clock {
+        super::api::Clock {
+            origin: tokio::time::Instant::from_std(self.origin_instant),
+        }
     }
 
     /// The core's time now.

@@ -5,7 +5,9 @@
 //! tick, signals) and hands it to the engine with the time. The engine's slow work
 //! goes to one executor task that carries the effects out in order (netlink requests,
 //! announcement frames, handing hooks to their runner); status goes to a writer task
-//! that keeps only the latest snapshot. Nothing on the loop waits for any of them.
+//! that keeps only the latest snapshot, and to the D-Bus server; the D-Bus server and
+//! the metrics endpoint send their requests (snapshots, drain, resume) into the loop
+//! with a oneshot reply. Nothing on the loop waits for any of them.
 
 use std::collections::HashMap;
 use std::io;
@@ -18,11 +20,12 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use super::api::{Loop, Request};
 use super::deadline::Deadline;
 use super::engine::Engine;
 use super::host::Host;
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
-use super::status::{self, Snapshot};
+use super::status::{self, Identity, Snapshot, StatusReport};
 use super::witness_sockets::{self, WitnessSockets};
 use super::DaemonError;
 use crate::config::{Config, WitnessKey};
@@ -204,7 +207,12 @@ impl Executor {
                 }
             }
             Effect::SetLinkUp { ifindex, up } => {
-                if let Err(e) = self.nl.set_link_up(ifindex, up).await {
+                let res = self.nl.set_link_up(ifindex, up).await;
+                if up {
+                    // Adverts waiting for the vmac go out either way: a failure shows there.
+                    let _ = self.done.send(Completion::LinkUp { ifindex });
+                }
+                if let Err(e) = res {
                     // Deleting the base interface takes the vmac with it, often before
                     // we hear the base went down: then nothing is left to bring down.
                     match self.nl.link_by_index(ifindex).await {
@@ -304,6 +312,7 @@ fn error_text(e: &NetError) -> String {
 async fn write_status(
     state_file: PathBuf,
     notifier: Notifier,
+    lp: Loop,
     mut rx: watch::Receiver<Option<Snapshot>>,
 ) {
     while rx.changed().await.is_ok() {
@@ -314,12 +323,31 @@ async fn write_status(
             debug!("sd_notify STATUS: {e}");
         }
         let path = state_file.clone();
-        let lines = snapshot.instances;
-        let written = tokio::task::spawn_blocking(move || status::write(&path, &lines)).await;
+        let report = StatusReport::of(vec![lp.to_json(&snapshot, "state-file")]);
+        let written = tokio::task::spawn_blocking(move || status::write(&path, &report)).await;
         match written {
             Ok(Ok(())) => {}
             Ok(Err(e)) => debug!("cannot write {}: {e}", state_file.display()),
             Err(e) => debug!("cannot write {}: {e}", state_file.display()),
+        }
+    }
+}
+
+/// Answer a request from the D-Bus server or the metrics endpoint.
+fn answer(engine: &mut Engine<LivePorts>, req: Request, now: CoreInstant) {
+    match req {
+        Request::Snapshot(reply) => {
+            let _ = reply.send(engine.snapshot());
+        }
+        Request::Drain {
+            instance,
+            force,
+            reply,
+        } => {
+            let _ = reply.send(engine.drain(&instance, force, now));
+        }
+        Request::Resume { instance, reply } => {
+            let _ = reply.send(engine.resume(&instance, now));
         }
     }
 }
@@ -350,6 +378,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     if !verdict.refused.is_empty() {
         return Err(DaemonError::InsecureScripts(verdict.refused.join("; ")));
     }
+    super::sched::apply(&config);
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
@@ -384,12 +413,22 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     tokio::spawn(executor.run(effects_rx, processed_tx));
     let notifier = Notifier::from_env();
     let state_file = status::state_file(&config_path);
+    // A file of the previous version would be shown beside ours.
+    remove_state_file(&status::old_state_file(&config_path));
     let (status_tx, status_rx) = watch::channel(None);
+    let mut clock = Deadline::new().map_err(|e| NetError::io("timerfd", e))?;
+    let (req_tx, mut req_rx) = mpsc::channel(super::api::QUEUE);
+    let lp = Loop::new(req_tx, clock.api_clock(), Identity::of(&config_path));
     let writer = tokio::spawn(write_status(
         state_file.clone(),
         notifier.clone(),
+        lp.clone(),
         status_rx,
     ));
+    let dbus = tokio::spawn(super::dbus::serve(lp.clone(), status_tx.subscribe()));
+    let metrics_listen = config.metrics.as_ref().map(|m| m.listen);
+    let metrics =
+        metrics_listen.map(|listen| tokio::spawn(super::metrics::serve(listen, lp.clone())));
 
     let ports = LivePorts {
         sockets: HashMap::new(),
@@ -402,7 +441,6 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         drain_file: status::drain_file(&config_path),
         witness: WitnessSockets::new(witness_tx),
     };
-    let mut clock = Deadline::new().map_err(|e| NetError::io("timerfd", e))?;
     let (mut tracker, mut track_rx) = Tracker::spawn(&config);
     let count = config.instances.len();
     let mut engine = Engine::new(config, host, ports);
@@ -424,6 +462,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         warn!("sd_notify READY: {e}");
     }
     let mut watchdog = sdnotify::watchdog_interval().map(tokio::time::interval);
+    let mut reloads = Reloads::default();
 
     loop {
         if let Err(e) = clock.set(engine.poll_timeout()) {
@@ -439,6 +478,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             Some((from, datagram)) = witness_rx.recv() => {
                 engine.handle(Input::Witness { from, datagram }, clock.now());
             }
+            Some(req) = req_rx.recv() => answer(&mut engine, req, clock.now()),
             res = clock.expired() => {
                 if let Err(e) = res {
                     warn!("timer: {e}");
@@ -453,8 +493,14 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => {
-                reload(&config_path, &mut engine, &mut tracker, &notifier, clock.now());
+            _ = sighup.recv() => reloads.request(&config_path, &notifier),
+            loaded = reloads.done() => {
+                apply_reload(loaded, &mut engine, &mut tracker, clock.now());
+                if std::mem::take(&mut reloads.again) {
+                    reloads.request(&config_path, &notifier);
+                } else if let Err(e) = notifier.ready_with_status(&engine.snapshot().summary()) {
+                    warn!("sd_notify READY: {e}");
+                }
             }
         }
         forward_links(&mut engine, &tracker);
@@ -483,6 +529,10 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         _ = sigint.recv() => { warn!("second signal: exiting without cleanup"); std::process::exit(1); }
     }
     writer.abort();
+    dbus.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     remove_state_file(&state_file);
     info!("vrrp-ha stopped");
     Ok(())
@@ -496,44 +546,100 @@ fn remove_state_file(path: &Path) {
     }
 }
 
-/// SIGHUP: re-read the config; keep the running one if it is invalid or refused.
-fn reload(
-    config_path: &Path,
-    engine: &mut Engine<LivePorts>,
-    tracker: &mut Tracker,
-    notifier: &Notifier,
-    now: CoreInstant,
-) {
-    info!(config = %config_path.display(), "SIGHUP: reloading configuration");
-    if let Err(e) = notifier.reloading() {
-        warn!("sd_notify RELOADING: {e}");
-    }
-    match crate::config::load(config_path) {
+/// What reading a new configuration on SIGHUP gave: a vetted configuration, or why
+/// the running one stays.
+type Loaded = Result<Config, String>;
+
+/// Read, parse, vet (and on failure render) a new configuration: slow for a large file
+/// (seconds for a megabyte in a debug build), so it runs on the blocking pool while the
+/// loop keeps the adverts going.
+fn load_vetted(path: &Path) -> Loaded {
+    match crate::config::load(path) {
         Ok(new) => {
             let verdict = crate::track::vet_programs(&new);
             for w in &verdict.warnings {
                 warn!("{w}");
             }
             if verdict.refused.is_empty() {
-                // Script results, file values and link states carry over: no priority flap.
-                tracker.reload(&new);
-                engine.reload(new, |name| tracker.tracking(name), now);
+                Ok(new)
             } else {
-                warn!(
+                Err(format!(
                     "new configuration refused, keeping the running one: {}",
                     verdict.refused.join("; ")
-                );
+                ))
             }
         }
-        Err(crate::config::LoadError::Invalid(e)) => {
-            warn!(
-                "new configuration is invalid; keeping the running one:\n{}",
-                e.render()
-            );
-        }
-        Err(e) => warn!("cannot reload, keeping the running configuration: {e}"),
+        Err(crate::config::LoadError::Invalid(e)) => Err(format!(
+            "new configuration is invalid; keeping the running one:\n{}",
+            e.render()
+        )),
+        Err(e) => Err(format!(
+            "cannot reload, keeping the running configuration: {e}"
+        )),
     }
-    if let Err(e) = notifier.ready_with_status(&engine.snapshot().summary()) {
-        warn!("sd_notify READY: {e}");
+}
+
+/// SIGHUPs in flight: one reload reads at a time, and signals that arrive meanwhile are
+/// folded into one more reload after it (of the file as it is then).
+#[derive(Default)]
+struct Reloads {
+    reading: Option<tokio::task::JoinHandle<Loaded>>,
+    again: bool,
+}
+
+impl Reloads {
+    /// A SIGHUP: start reading unless a read is under way.
+    fn request(&mut self, config_path: &Path, notifier: &Notifier) {
+        if self.reading.is_some() {
+            self.again = true;
+            return;
+        }
+        info!(config = %config_path.display(), "SIGHUP: reloading configuration");
+        if let Err(e) = notifier.reloading() {
+            warn!("sd_notify RELOADING: {e}");
+        }
+        let path = config_path.to_path_buf();
+        self.reading = Some(tokio::task::spawn_blocking(move || load_vetted(&path)));
+    }
+
+    /// Resolves with the result of the read under way (never while none is).
+    async fn done(&mut self) -> Loaded {
+        match self.reading.as_mut() {
+            Some(task) => {
+                let res = task.await;
+                self.reading = None;
+                res.unwrap_or_else(|e| Err(format!("cannot reload: {e}")))
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Apply a configuration read for a SIGHUP: all of it, or nothing when an instance it
+/// starts or changes cannot run on this host (its interface is missing, say).
+fn apply_reload(
+    loaded: Loaded,
+    engine: &mut Engine<LivePorts>,
+    tracker: &mut Tracker,
+    now: CoreInstant,
+) {
+    match loaded.and_then(|new| engine.fits(&new).map(|()| new)) {
+        Ok(new) => {
+            if (new.realtime_priority, new.lock_memory)
+                != (
+                    engine.config().realtime_priority,
+                    engine.config().lock_memory,
+                )
+            {
+                super::sched::apply(&new);
+            }
+            if new.metrics != engine.config().metrics {
+                warn!("the metrics node changed; the new listen address takes effect at the next restart");
+            }
+            // Script results, file values and link states carry over: no priority flap.
+            tracker.reload(&new);
+            engine.reload(new, |name| tracker.tracking(name), now);
+        }
+        Err(why) => warn!("{why}"),
     }
 }

@@ -5,12 +5,16 @@
 //! effects on the [`ports`]; the [`live`] loop supplies real inputs and real ports.
 //! All protocol decisions live in [`crate::core`].
 
+mod api;
+pub mod dbus;
 mod deadline;
 pub mod engine;
 pub mod host;
 mod live;
+pub mod metrics;
 pub mod ports;
 pub mod reload;
+mod sched;
 mod setup;
 pub mod status;
 mod witness_sockets;

@@ -136,6 +136,11 @@ pub enum Completion {
         /// Its index, or why it failed.
         result: Result<u32, String>,
     },
+    /// A link (a vmac) is up now.
+    LinkUp {
+        /// The link.
+        ifindex: u32,
+    },
     /// A VIP is installed.
     AddressAdded {
         /// The instance.

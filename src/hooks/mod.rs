@@ -341,29 +341,59 @@ impl Shared {
                 );
                 return;
             }
-            match step {
+            let started = std::time::Instant::now();
+            let (action, result) = match step {
                 Step::Notify(path) => {
                     let argv = t.notify_argv(path);
-                    let _ =
+                    let r =
                         exec::run_logged(&t.name, "notify", &argv, &env, self.exec_timeout).await;
+                    ("notify", exec_result(&r))
                 }
                 Step::Action(HookAction::Exec(argv)) => {
-                    let _ = exec::run_logged(&t.name, "exec", argv, &env, self.exec_timeout).await;
+                    let r = exec::run_logged(&t.name, "exec", argv, &env, self.exec_timeout).await;
+                    ("exec", exec_result(&r))
                 }
-                Step::Action(HookAction::Start(unit)) => self.unit(t, UnitVerb::Start, unit).await,
-                Step::Action(HookAction::Stop(unit)) => self.unit(t, UnitVerb::Stop, unit).await,
+                Step::Action(HookAction::Start(unit)) => {
+                    ("start", self.unit(t, UnitVerb::Start, unit).await)
+                }
+                Step::Action(HookAction::Stop(unit)) => {
+                    ("stop", self.unit(t, UnitVerb::Stop, unit).await)
+                }
                 Step::Action(HookAction::Restart(unit)) => {
-                    self.unit(t, UnitVerb::Restart, unit).await
+                    ("restart", self.unit(t, UnitVerb::Restart, unit).await)
                 }
                 Step::Action(HookAction::Reload(unit)) => {
-                    self.unit(t, UnitVerb::Reload, unit).await
+                    ("reload", self.unit(t, UnitVerb::Reload, unit).await)
                 }
-            }
+            };
+            crate::metrics::observe_action(
+                &t.name,
+                t.state.as_str(),
+                action,
+                result,
+                started.elapsed(),
+            );
         }
     }
 
-    async fn unit(&self, t: &Transition, verb: UnitVerb, unit: &str) {
-        let _ = self.systemd.run_logged(&t.name, verb, unit).await;
+    /// Run a unit job; its result for the metrics.
+    async fn unit(&self, t: &Transition, verb: UnitVerb, unit: &str) -> &'static str {
+        match self.systemd.run_logged(&t.name, verb, unit).await {
+            Ok(systemd::JobOutcome::Done) => "ok",
+            Ok(systemd::JobOutcome::Failed(_)) => "failed",
+            Ok(systemd::JobOutcome::Timeout) => "timeout",
+            Err(_) => "error",
+        }
+    }
+}
+
+/// An `exec` or `notify` outcome for the metrics.
+fn exec_result(r: &Result<exec::ExecOutcome, exec::ExecError>) -> &'static str {
+    match r {
+        Ok(exec::ExecOutcome::Exited(0)) => "ok",
+        Ok(exec::ExecOutcome::Exited(_) | exec::ExecOutcome::Signaled(_)) => "failed",
+        Ok(exec::ExecOutcome::Timeout) => "timeout",
+        Err(_) => "error",
     }
 }
 

@@ -114,6 +114,8 @@ struct InstanceState {
     name: String,
     items: Vec<Item>,
     current: (i32, bool),
+    /// The items' parts last sent.
+    parts: Vec<Contribution>,
 }
 
 /// A tracked script's shared state; `generation` identifies the runner allowed to
@@ -221,16 +223,17 @@ impl Sources {
         updates
     }
 
-    /// Recomputes instance `i`; returns an update when its aggregate changed.
+    /// Recomputes instance `i`; returns an update when its aggregate or an item changed.
     fn reaggregate(&mut self, i: usize, reason: &str) -> Option<TrackUpdate> {
         let now = self.aggregate(&self.instances[i].items);
+        let items = self.contributions(&self.instances[i].items);
         let inst = &mut self.instances[i];
-        if now == inst.current {
+        if now == inst.current && items == inst.parts {
             return None;
         }
         inst.current = now;
+        inst.parts = items.clone();
         let name = inst.name.clone();
-        let items = self.contributions(&self.instances[i].items);
         Some(TrackUpdate {
             instance: name,
             delta: now.0,
@@ -450,6 +453,7 @@ impl Tracker {
                     name: inst.name.clone(),
                     items,
                     current: (0, false),
+                    parts: Vec::new(),
                 }
             })
             .collect();
@@ -519,25 +523,28 @@ impl Tracker {
                 }
             }
 
-            let old: HashMap<String, (i32, bool)> = st
+            type Before = ((i32, bool), Vec<Contribution>);
+            let old: HashMap<String, Before> = st
                 .instances
                 .iter()
-                .map(|i| (i.name.clone(), i.current))
+                .map(|i| (i.name.clone(), (i.current, i.parts.clone())))
                 .collect();
             st.instances = instances;
             let mut updates = Vec::new();
             for i in 0..st.instances.len() {
                 let now = st.aggregate(&st.instances[i].items);
+                let parts = st.contributions(&st.instances[i].items);
                 let name = st.instances[i].name.clone();
                 st.instances[i].current = now;
-                if let Some(before) = old.get(&name) {
-                    if *before != now {
+                st.instances[i].parts = parts.clone();
+                if let Some((before, before_parts)) = old.get(&name) {
+                    if *before != now || *before_parts != parts {
                         updates.push(TrackUpdate {
                             instance: name,
                             delta: now.0,
                             fault: now.1,
                             reason: "configuration reloaded".to_string(),
-                            items: st.contributions(&st.instances[i].items),
+                            items: parts,
                         });
                     }
                 }
@@ -835,6 +842,7 @@ mod tests {
                 name: "VI_1".into(),
                 items,
                 current: (0, false),
+                parts: Vec::new(),
             }],
             scripts: [("a".to_string(), slot(Init)), ("b".to_string(), slot(Init))].into(),
             files: [(PathBuf::from("/f"), 0)].into(),
@@ -883,5 +891,13 @@ mod tests {
         assert!(st.refresh(Source::Script("b"), "again").is_empty());
         // A source the instance does not track never produces updates.
         assert!(st.refresh(Source::Interface("eth9"), "x").is_empty());
+        // An item whose state changes while the aggregate stays is still news for status.
+        st.scripts.get_mut("b").unwrap().state = Good;
+        assert_eq!(st.refresh(Source::Script("b"), "b good").len(), 1);
+        st.scripts.get_mut("b").unwrap().state = Init;
+        let ups = st.refresh(Source::Script("b"), "b pending");
+        assert_eq!(ups.len(), 1);
+        assert_eq!((ups[0].delta, ups[0].fault), (-20 + 5 + 8, false));
+        assert_eq!(ups[0].items[1].state, ItemState::Init);
     }
 }

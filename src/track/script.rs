@@ -196,6 +196,15 @@ pub fn check_script(script: &Script) -> Result<Prepared, SecurityError> {
 /// discarded, the whole group killed at `timeout`. Returns whether it succeeded and how
 /// it ended, in words.
 pub async fn run_once(prepared: &Prepared, timeout: Duration) -> (bool, String) {
+    let (ok, detail, _) = run_once_classified(prepared, timeout).await;
+    (ok, detail)
+}
+
+/// [`run_once`] with the result's class for the metrics: `ok`, `failed`, `timeout`, `error`.
+async fn run_once_classified(
+    prepared: &Prepared,
+    timeout: Duration,
+) -> (bool, String, &'static str) {
     let spec = Spec {
         program: prepared.program.clone(),
         argv: prepared.argv.clone(),
@@ -205,13 +214,13 @@ pub async fn run_once(prepared: &Prepared, timeout: Duration) -> (bool, String) 
         output: Output::Discard,
     };
     match process::run(spec).await {
-        Ok(Outcome::Exited(0)) => (true, "succeeded".to_string()),
-        Ok(Outcome::Exited(code)) => (false, format!("failed (exit status {code})")),
-        Ok(Outcome::Signaled(sig)) => (false, format!("failed (killed by signal {sig})")),
-        Ok(Outcome::Timeout) => (false, format!("timed out after {timeout:?}")),
+        Ok(Outcome::Exited(0)) => (true, "succeeded".to_string(), "ok"),
+        Ok(Outcome::Exited(code)) => (false, format!("failed (exit status {code})"), "failed"),
+        Ok(Outcome::Signaled(sig)) => (false, format!("failed (killed by signal {sig})"), "failed"),
+        Ok(Outcome::Timeout) => (false, format!("timed out after {timeout:?}"), "timeout"),
         Err(e) => {
             tracing::warn!(program = %prepared.program.display(), "script could not run: {e}");
-            (false, format!("could not run: {e}"))
+            (false, format!("could not run: {e}"), "error")
         }
     }
 }
@@ -358,10 +367,13 @@ pub async fn run_forever(
         }
         let run_as = identity.clone().flatten();
         let exec = script.exec.clone();
+        let started = std::time::Instant::now();
         let (ok, detail) = match off_loop(move || prepare_as(&exec, run_as)).await {
             Ok(prepared) => {
                 last_error = None;
-                run_once(&prepared, timeout).await
+                let (ok, detail, class) = run_once_classified(&prepared, timeout).await;
+                crate::metrics::observe_check(&script.name, class, started.elapsed());
+                (ok, detail)
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -369,6 +381,7 @@ pub async fn run_forever(
                     tracing::error!(script = %script.name, "script refused: {msg}");
                 }
                 last_error = Some(msg.clone());
+                crate::metrics::observe_check(&script.name, "error", started.elapsed());
                 (false, format!("refused: {msg}"))
             }
         };

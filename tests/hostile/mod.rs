@@ -114,7 +114,7 @@ impl Ip4 {
     /// The header followed by `payload`.
     pub fn packet(&self, payload: &[u8]) -> Vec<u8> {
         let mut opts = self.options.clone();
-        while opts.len() % 4 != 0 {
+        while !opts.len().is_multiple_of(4) {
             opts.push(0);
         }
         let hlen = 20 + opts.len();
@@ -501,8 +501,9 @@ pub fn stop_capture(lab: &Lab, cap: &lab::Capture) -> String {
 
 /// Drops per reason that a daemon has reported so far.
 ///
-/// Read from its log today: `dropped advert: REASON` (checks of RFC 3768 / RFC 9568
-/// section 7.1), `dropped undecodable advert: ... reason="REASON"` (the decoder) and
+/// Read from its log today: `dropped advert from SRC: REASON ... reason=REASON` (checks
+/// of RFC 3768 / RFC 9568 section 7.1), `dropped undecodable advert from SRC: ...
+/// reason="REASON"` (the decoder) and
 /// `dropped VRRP packet: unconfigured VRID` / `truncated` (before any instance). The log
 /// is rate-limited to one drop line per instance (per socket before the instances) every
 /// 10 s, so each line counts one drop and the result is a lower bound; the suites give
@@ -511,9 +512,9 @@ pub fn stop_capture(lab: &Lab, cap: &lab::Capture) -> String {
 pub fn drop_counts(log: &Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for line in lab::read_log(log).lines() {
-        let reason = if let Some(rest) = line.split("dropped advert: ").nth(1) {
-            rest.split_whitespace().next().map(str::to_string)
-        } else if line.contains("dropped undecodable advert") {
+        let reason = if line.contains("dropped undecodable advert")
+            || line.contains("dropped advert from ")
+        {
             field(line, "reason")
         } else if let Some(rest) = line.split("dropped VRRP packet: ").nth(1) {
             let why = rest.split(" src=").next().unwrap_or(rest);

@@ -523,6 +523,11 @@ impl Lab {
         Lab::create(test, |h| format!("{stem}{:02x}", h & 0xff))
     }
 
+    /// [`Lab::with_prefix`] with the arguments the other way round.
+    pub fn new_prefixed(base: &str, test: &str) -> Lab {
+        Lab::with_prefix(test, base)
+    }
+
     /// Takes the lab lock, picks the first free prefix `name(hash)` (the hash of `test`,
     /// the PID and a salt) and builds the lab under it.
     fn create(test: &str, name: impl Fn(u32) -> String) -> Lab {
@@ -936,7 +941,20 @@ impl Lab {
     /// `env` added to its environment.
     pub fn run_vrrp_ha(&self, host: Host, conf: &Path, env: &[(&str, &str)]) -> Proc {
         let c = conf.display().to_string();
-        let mut all_env = vec![("RUST_LOG", "debug"), ("NO_COLOR", "1")];
+        let (state, drain) = self.daemon_dirs(host);
+        // The lab's own state and drain files, and no system bus unless the test gives
+        // one: a lab daemon must leave nothing in the host's /run or /var/lib, nor appear
+        // on its bus. The test's own variables come later and win.
+        let mut all_env = vec![
+            ("RUST_LOG", "debug"),
+            ("NO_COLOR", "1"),
+            ("VRRP_HA_STATE_DIR", state.as_str()),
+            ("VRRP_HA_DRAIN_DIR", drain.as_str()),
+            (
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "unix:path=/nonexistent/vrrp-ha-lab-bus",
+            ),
+        ];
         all_env.extend_from_slice(env);
         self.spawn_in_env(
             host,
@@ -950,6 +968,15 @@ impl Lab {
                 "debug",
             ],
             &all_env,
+        )
+    }
+
+    /// Where a daemon on `host` keeps its state and drain files: in the lab's directory.
+    pub fn daemon_dirs(&self, host: Host) -> (String, String) {
+        let base = self.dir.join(format!("{}-vrrp-ha", host.role()));
+        (
+            base.join("state").display().to_string(),
+            base.join("drain").display().to_string(),
         )
     }
 
@@ -1124,6 +1151,79 @@ impl Lab {
             .filter(|w| w[0] == "packets")
             .filter_map(|w| w[1].parse::<u64>().ok())
             .sum()
+    }
+
+    /// A private system bus: dbus-daemon with Debian's system-bus policy (less what makes
+    /// it this machine's bus) and the package's policy for vrrp-ha, its socket in the lab
+    /// dir (which `nobody` can enter). Returns its address; the lab ends it on drop.
+    pub fn system_bus(&self) -> String {
+        let system = fs::read_to_string("/usr/share/dbus-1/system.conf")
+            .expect("/usr/share/dbus-1/system.conf (package dbus)");
+        let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/io.vrrpha.Daemon1.conf");
+        let socket = self.dir.join("system_bus_socket");
+        let machine = [
+            "<listen>",
+            "<user>",
+            "<pidfile>",
+            "<fork/>",
+            "<syslog/>",
+            "<servicehelper>",
+            "<standard_system_servicedirs/>",
+            "<include ",
+            "<include>",
+            "<includedir>",
+        ];
+        let mut conf = String::new();
+        for line in system.lines() {
+            if machine.iter().any(|m| line.trim_start().starts_with(m)) {
+                continue;
+            }
+            if line.trim() == "</busconfig>" {
+                let _ = writeln!(
+                    conf,
+                    "  <listen>unix:path={}</listen>\n  <include>{}</include>",
+                    socket.display(),
+                    policy.display()
+                );
+            }
+            conf.push_str(line);
+            conf.push('\n');
+        }
+        let file = self.dir.join("system-bus.conf");
+        fs::write(&file, conf).expect("write bus config");
+        let log = self.path("system-bus", "log");
+        let out = fs::File::create(&log).expect("create log");
+        let err = out.try_clone().expect("dup log");
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", file.display()))
+            .arg("--nofork")
+            .arg("--print-address")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .expect("run dbus-daemon");
+        let mut line = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            // One line once it listens (then EOF when it exits).
+            let mut byte = [0u8; 1];
+            while stdout.read(&mut byte).map(|n| n == 1).unwrap_or(false) && byte[0] != b'\n' {
+                line.push(byte[0] as char);
+            }
+        }
+        drop(out);
+        let proc = Proc {
+            pid: child.id(),
+            name: "system bus".to_string(),
+            log,
+        };
+        self.children.borrow_mut().push((proc, child));
+        assert!(
+            line.starts_with("unix:"),
+            "dbus-daemon did not start: {line:?}"
+        );
+        line.trim().to_string()
     }
 
     /// Prints every log the lab collected (daemons, nginx, tcpdump).

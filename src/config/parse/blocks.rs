@@ -1,7 +1,7 @@
 //! The blocks beside `instance`: `script`, `sync-group`, the hook blocks (`on-master`, ...)
 //! with their actions, the `exec` argv they share, and `virtual-ip`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -456,4 +456,47 @@ pub(super) fn sync_group(cx: &mut Cx, node: &KdlNode) -> Option<GroupDraft> {
         name_span,
         members,
     })
+}
+
+/// `metrics listen="ADDRESS:PORT"`: serve `/metrics` there (loopback by default).
+pub(super) fn metrics(cx: &mut Cx, node: &KdlNode) -> Option<Metrics> {
+    let (args, props) = entries(cx, node, &["listen"], Children::Forbidden);
+    if let Some(extra) = args.first() {
+        cx.report(
+            Problem::new(
+                K::Shape,
+                "`metrics` takes no value",
+                extra.span(),
+                "unexpected value",
+            )
+            .help(format!(
+                "give the address as `listen=`; {}",
+                for_example("metrics")
+            )),
+        );
+        return None;
+    }
+    let Some(entry) = props.get("listen") else {
+        return Some(Metrics {
+            listen: Metrics::DEFAULT_LISTEN.parse().ok()?,
+        });
+    };
+    let text = string_of(cx, "listen", entry)?;
+    match text.parse::<SocketAddr>() {
+        Ok(listen) if listen.port() != 0 => Some(Metrics { listen }),
+        _ => {
+            cx.report(
+                Problem::new(
+                    K::BadValue,
+                    format!("`listen`: \"{}\" is not ADDRESS:PORT", text.escape_debug()),
+                    entry.span(),
+                    "not an address and port",
+                )
+                .help(
+                    "write an address and a port other than 0, e.g. \"127.0.0.1:9650\" or \"[::1]:9650\"",
+                ),
+            );
+            None
+        }
+    }
 }

@@ -67,6 +67,9 @@ fn document(cx: &mut Cx, doc: &KdlDocument) -> Config {
         instances: Vec::new(),
         scripts: Vec::new(),
         sync_groups: Vec::new(),
+        realtime_priority: crate::config::DEFAULT_REALTIME_PRIORITY,
+        lock_memory: false,
+        metrics: None,
     };
     if doc.nodes().is_empty() {
         cx.report(
@@ -116,6 +119,17 @@ fn document(cx: &mut Cx, doc: &KdlDocument) -> Config {
                     groups.push(g);
                 }
             }
+            TopNode::RealtimePriority => {
+                if let Some((p, _)) = values::leaf_int(cx, node, (0, 99)) {
+                    config.realtime_priority = u8::try_from(p).unwrap_or(0);
+                }
+            }
+            TopNode::LockMemory => {
+                if let Some(b) = values::leaf_bool(cx, node) {
+                    config.lock_memory = b;
+                }
+            }
+            TopNode::Metrics => config.metrics = blocks::metrics(cx, node),
         }
     }
     if instances.is_empty()

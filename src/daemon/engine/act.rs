@@ -17,6 +17,9 @@ use crate::hooks::{self, HookState, Scope};
 use crate::net::garp::{build_garp, BROADCAST};
 use crate::net::ndisc::{build_unsolicited_na, ALL_NODES_MAC};
 
+/// At most this many adverts wait for a vmac to come up.
+const MAX_HELD: usize = 8;
+
 impl<P: Ports> Engine<P> {
     /// Carry out a batch of outputs in order.
     pub(super) fn carry_out(&mut self, outputs: Vec<Output>) {
@@ -113,7 +116,18 @@ impl<P: Ports> Engine<P> {
             }
             Action::AskWitnesses(q) => self.ask_witnesses(id, q),
             Action::WitnessHold(hold) => self.witness_hold(id, hold),
-            Action::StatusChanged => self.dirty = true,
+            Action::StatusChanged => {
+                let master = slot.core().stats().master;
+                if let Some(io) = self.router.io_mut(id) {
+                    if master.is_some() && master != io.last_master {
+                        if io.last_master.is_some() {
+                            io.master_changes += 1;
+                        }
+                        io.last_master = master;
+                    }
+                }
+                self.dirty = true;
+            }
         }
     }
 
@@ -140,6 +154,7 @@ impl<P: Ports> Engine<P> {
             &text,
         );
         let state = HookState::entered(to);
+        let entered = super::super::status::state_index(to);
         self.pending_hooks.push(hooks::Transition {
             scope: Scope::Instance,
             name: cfg.name.clone(),
@@ -156,6 +171,9 @@ impl<P: Ports> Engine<P> {
             actions: hooks::list_for(&cfg.hooks, state).to_vec(),
             notify: cfg.notify.clone(),
         });
+        if let Some(io) = self.router.io_mut(id) {
+            io.transitions_to[entered] += 1;
+        }
         self.dirty = true;
     }
 
@@ -163,6 +181,16 @@ impl<P: Ports> Engine<P> {
         let Some(b) = self.binding(id) else {
             return;
         };
+        if b.sender.is_some() && !b.vmac_up {
+            // The vmac is still coming up (its SetLinkUp is queued): the advert waits for
+            // it, as the virtual MAC must be its source.
+            if let Some(Bind::Bound(b)) = self.router.io_mut(id).map(|io| &mut io.bind) {
+                if b.held.len() < MAX_HELD {
+                    b.held.extend(adv.packets.iter().cloned());
+                }
+            }
+            return;
+        }
         let socket = b.sender.unwrap_or(b.socket);
         for t in &adv.packets {
             if let Err(e) = self.ports.send(socket, t) {
@@ -171,6 +199,38 @@ impl<P: Ports> Engine<P> {
                 if let Some(suppressed) = self.io_logs(id).send.allow(now) {
                     warn!(vrrp_instance = ?name, dst = %t.dst, suppressed, "cannot send advert: {e}");
                 }
+            }
+        }
+    }
+
+    /// The executor brought a vmac up: send what waited for it.
+    pub(super) fn vmac_came_up(&mut self, ifindex: u32) {
+        let ids: Vec<InstanceId> = self
+            .router
+            .iter()
+            .filter(|(_, s)| matches!(&s.io.bind, Bind::Bound(b) if b.vmac == Some(ifindex)))
+            .map(|(id, _)| id)
+            .collect();
+        for id in ids {
+            let held = match self.router.io_mut(id).map(|io| &mut io.bind) {
+                Some(Bind::Bound(b)) => {
+                    b.vmac_up = true;
+                    std::mem::take(&mut b.held)
+                }
+                _ => continue,
+            };
+            if !held.is_empty() {
+                let priority = self
+                    .router
+                    .instance(id)
+                    .map_or(0, |i| i.effective_priority());
+                self.send(
+                    id,
+                    &Advertise {
+                        priority,
+                        packets: held,
+                    },
+                );
             }
         }
     }
@@ -211,6 +271,9 @@ impl<P: Ports> Engine<P> {
                 ifindex: vm,
                 up: false,
             });
+            if let Some(Bind::Bound(b)) = self.router.io_mut(id).map(|io| &mut io.bind) {
+                b.vmac_up = false;
+            }
         }
     }
 

@@ -150,6 +150,8 @@ impl<P: Ports> Engine<P> {
             announce_mac,
             vmac,
             primary_pending,
+            vmac_up: false,
+            held: Vec::new(),
         };
         let previous = self.router.get(id).and_then(|s| s.io.last_ifindex);
         if let Some(io) = self.router.io_mut(id) {

@@ -39,8 +39,6 @@ pub struct Logs {
     pub mismatch: RateLimit,
     /// Adverts that could not be sent or encoded.
     pub send: RateLimit,
-    /// Packets for no configured VRID.
-    pub unknown: RateLimit,
     /// Adverts of another router claiming Master.
     pub other_master: RateLimit,
     /// Witness queries that could not be sent, answers dropped.

@@ -29,7 +29,7 @@ use super::host::{Change, Host};
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
 use super::reload;
 use super::setup::params_for;
-use super::status::{InstanceStatus, Snapshot};
+use super::status::{InstanceStatus, Snapshot, Unknown};
 use super::DaemonError;
 use crate::config::{self, Config};
 use crate::core::instance::{Event, Instance, State};
@@ -63,6 +63,11 @@ pub struct Io {
     /// Its witnesses, with their key and the question under way.
     witness: Option<witness::WitnessIo>,
     logs: Logs,
+    /// Transitions by the state entered, for metrics.
+    transitions_to: [u64; 4],
+    /// The last master known, and how often it changed to another router.
+    last_master: Option<IpAddr>,
+    master_changes: u64,
 }
 
 /// Where an instance stands with its interface.
@@ -91,6 +96,10 @@ struct Binding {
     /// Re-attached to an interface with no IPv4 address yet: the next one there becomes
     /// the advert source (until then the old one is kept).
     primary_pending: bool,
+    /// The vmac is up (the executor said so): adverts can leave through it.
+    vmac_up: bool,
+    /// Adverts waiting for the vmac to come up (a new MASTER's first ones).
+    held: Vec<crate::core::instance::Transmit>,
 }
 
 /// One sync group's side: its configuration and the state last reported.
@@ -116,7 +125,9 @@ pub struct Engine<P: Ports> {
     groups: Vec<GroupIo>,
     sockets: BTreeMap<(String, Family), Sock>,
     demux: HashMap<(SocketId, u8), Vec<InstanceId>>,
-    unknown: HashMap<SocketId, u64>,
+    /// Packets no instance took, per receiving interface and family, with that socket's
+    /// own log limit.
+    unknown: BTreeMap<(String, Family), (u64, logs::RateLimit)>,
     logs: Logs,
     pending_hooks: Vec<hooks::Transition>,
     /// Drains the core refused in the batch being carried out.
@@ -169,7 +180,7 @@ impl<P: Ports> Engine<P> {
             groups,
             sockets: BTreeMap::new(),
             demux: HashMap::new(),
-            unknown: HashMap::new(),
+            unknown: BTreeMap::new(),
             logs: Logs::default(),
             pending_hooks: Vec::new(),
             refusals: Vec::new(),
@@ -277,6 +288,9 @@ impl<P: Ports> Engine<P> {
             last_ifindex: None,
             witness,
             logs: Logs::default(),
+            transitions_to: [0; 4],
+            last_master: None,
+            master_changes: 0,
         };
         let (id, _) = self.router.insert(Instance::new(params), io);
         if tracking != Tracking::default() {
@@ -403,13 +417,22 @@ impl<P: Ports> Engine<P> {
         packet: &crate::net::socket::Received,
         why: &str,
     ) {
-        let count = self.unknown.entry(socket).or_insert(0);
+        let key = self
+            .sockets
+            .iter()
+            .find(|(_, s)| s.id == socket)
+            .map(|(k, _)| k.clone());
+        let Some(key) = key else {
+            return;
+        };
+        let interface = key.0.clone();
+        let (count, limit) = self.unknown.entry(key).or_default();
         *count += 1;
         let total = *count;
-        if let Some(suppressed) = self.logs.unknown.allow(self.now) {
+        if let Some(suppressed) = limit.allow(self.now) {
             let vrid = packet.payload.get(1).copied().unwrap_or(0);
             tracing::debug!(
-                src = %packet.src, vrid, total, suppressed,
+                interface = %interface, src = %packet.src, vrid, total, suppressed,
                 "dropped VRRP packet: {why}"
             );
         }
@@ -509,6 +532,7 @@ impl<P: Ports> Engine<P> {
                 }
             }
             Completion::AddressAdded { id, vip } => self.feed(id, Event::VipInstalled(vip)),
+            Completion::LinkUp { ifindex } => self.vmac_came_up(ifindex),
             Completion::AddressFailed { id, vip, error } => {
                 if let Some(io) = self.router.get(id).map(|s| &s.io) {
                     // A MASTER without its VIP black-holes traffic: say so loudly.
@@ -541,23 +565,38 @@ impl<P: Ports> Engine<P> {
         }
     }
 
-    /// What `vrrp-ha status` and systemd's STATUS= show.
+    /// What `vrrp-ha status`, D-Bus, metrics and systemd's STATUS= show: every
+    /// instance's report with its binding, and the packets no instance took.
     pub fn snapshot(&self) -> Snapshot {
         let instances = self
             .router
             .iter()
-            .map(|(_, s)| {
-                let r = s.core().report();
-                InstanceStatus {
-                    instance: r.name,
-                    vrid: r.vrid,
-                    state: r.state.as_str().to_string(),
-                    priority: r.effective_priority,
-                    master: r.master.map(|(a, _)| a.to_string()),
-                }
+            .map(|(_, s)| InstanceStatus {
+                report: s.core().report(),
+                interface: s.io.cfg.interface.clone(),
+                ipv6: s.io.cfg.is_ipv6(),
+                waiting: match &s.io.bind {
+                    Bind::Waiting(w) => Some(*w),
+                    Bind::Bound(_) => None,
+                },
+                transitions_to: s.io.transitions_to,
+                master_changes: s.io.master_changes,
             })
             .collect();
-        Snapshot { instances }
+        let unknown = self
+            .unknown
+            .iter()
+            .map(|((interface, family), (packets, _))| Unknown {
+                interface: interface.clone(),
+                family: *family,
+                packets: *packets,
+            })
+            .collect();
+        Snapshot {
+            at: self.now,
+            instances,
+            unknown,
+        }
     }
 
     /// Tell the tracker about every tracked interface, from the host picture.
@@ -584,6 +623,28 @@ impl<P: Ports> Engine<P> {
             .any(|i| i.track_interfaces.iter().any(|t| t.name == name));
         if tracked {
             self.ports.track_link(name, up);
+        }
+    }
+
+    /// Whether every instance a reload to `new` would start or change can run on this
+    /// host; `Err` lists those that cannot, and then nothing of `new` may be applied.
+    pub fn fits(&self, new: &Config) -> Result<(), String> {
+        let plan = reload::plan(&self.config.instances, &new.instances);
+        let touched = plan
+            .start
+            .iter()
+            .chain(plan.reconfigure.iter().map(|(_, ni)| ni))
+            .map(|&ni| &new.instances[ni]);
+        let problems: Vec<String> = touched
+            .filter_map(|cfg| self.fits_host(cfg).err().map(|e| e.to_string()))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "new configuration refused, keeping the running one: {}",
+                problems.join("; ")
+            ))
         }
     }
 
