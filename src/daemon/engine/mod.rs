@@ -702,6 +702,11 @@ impl<P: Ports> Engine<P> {
             }
             self.feed(id, Event::Reconfigure(params));
         }
+        // An unchanged file may name a key file whose key was replaced (a new key rolled
+        // out one node at a time): read the unchanged instances' keys again.
+        for &(_, ni) in &plan.keep {
+            self.reread_witness_key(&new.instances[ni]);
+        }
         for &ni in &plan.start {
             let cfg = new.instances[ni].clone();
             if let Err(e) = self.fits_host(&cfg) {

@@ -77,6 +77,24 @@ impl<P: Ports> Engine<P> {
         }))
     }
 
+    /// A reload left the instance as it was: its key is read again, and kept as it was
+    /// when that fails.
+    pub(super) fn reread_witness_key(&mut self, cfg: &config::Instance) {
+        let (Some(w), Some(id)) = (&cfg.witness, self.router.id_of(&cfg.name)) else {
+            return;
+        };
+        match self.ports.witness_key(&w.key) {
+            Ok(key) => {
+                if let Some(io) = self.router.io_mut(id).and_then(|io| io.witness.as_mut()) {
+                    io.key = key;
+                }
+            }
+            Err(e) => {
+                warn!(vrrp_instance = %cfg.name, "reload: keeping the witness key in use: {e}")
+            }
+        }
+    }
+
     /// The core's question, sent to every witness of the instance.
     pub(super) fn ask_witnesses(&mut self, id: InstanceId, q: WitnessQuery) {
         let stamp = self.ports.witness_stamp();
