@@ -90,7 +90,10 @@ impl Lab {
             .arg(&cfg)
             .env("VRRP_HA_STATE_DIR", self.dir.join("state"))
             .env("VRRP_HA_DRAIN_DIR", self.dir.join("drain"))
-            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/vrrp-ha-lab-bus")
+            .env(
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "unix:path=/nonexistent/vrrp-ha-lab-bus",
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)

@@ -114,7 +114,10 @@ fn pair(lab: &Lab, hooks: &str, env: &[(&str, &str)], wrap: &[&str]) -> Pair {
         ("NO_COLOR", "1"),
         ("VRRP_HA_STATE_DIR", state.as_str()),
         ("VRRP_HA_DRAIN_DIR", drain.as_str()),
-        ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/vrrp-ha-lab-bus"),
+        (
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            "unix:path=/nonexistent/vrrp-ha-lab-bus",
+        ),
     ];
     all_env.extend_from_slice(env);
     let lb1 = lab.spawn_in_env(Lb1, "vrrp-ha", &argv, &all_env);

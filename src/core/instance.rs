@@ -494,6 +494,24 @@ pub enum Action {
 }
 
 impl State {
+    /// Every state, in the order of [`Stats::transitions_to`].
+    pub const ALL: [State; 4] = [
+        State::Initialize,
+        State::Backup,
+        State::Master,
+        State::Fault,
+    ];
+
+    /// The state's index in [`State::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            State::Initialize => 0,
+            State::Backup => 1,
+            State::Master => 2,
+            State::Fault => 3,
+        }
+    }
+
     /// The operator-facing name, as keepalived prints it.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -584,6 +602,11 @@ pub struct Stats {
     pub transitions: u64,
     /// Transitions into Master.
     pub became_master: u64,
+    /// Transitions by the state entered: Initialize, Backup, Master, Fault.
+    pub transitions_to: [u64; 4],
+    /// How often the master changed from one router to another (a gap without a
+    /// master in between does not count).
+    pub master_changes: u64,
     /// The current master: the sender last accepted in Backup, our primary in Master, else `None`.
     pub master: Option<IpAddr>,
     /// Adverts from another router claiming Master while we were Master.
@@ -800,6 +823,8 @@ pub struct Instance {
     cautious: bool,
     /// The next back-off after a VIP failure.
     vip_backoff: Duration,
+    /// The last master known, for counting changes across gaps.
+    last_master: Option<IpAddr>,
     stats: Stats,
 }
 
@@ -833,6 +858,7 @@ impl Instance {
             vip_fault: false,
             cautious: false,
             vip_backoff: VIP_RETRY_MIN,
+            last_master: None,
             stats: Stats::default(),
         }
     }
@@ -1032,12 +1058,19 @@ impl Instance {
                 }
                 Action::Transition { to, .. } => {
                     self.stats.transitions += 1;
+                    self.stats.transitions_to[to.index()] += 1;
                     if *to == State::Master {
                         self.stats.became_master += 1;
                     }
                 }
                 _ => {}
             }
+        }
+        if let Some(master) = self.stats.master {
+            if self.last_master.is_some_and(|m| m != master) {
+                self.stats.master_changes += 1;
+            }
+            self.last_master = Some(master);
         }
         if self.fingerprint() != before {
             out.push(Action::StatusChanged);

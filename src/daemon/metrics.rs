@@ -22,8 +22,9 @@ use tokio::sync::Semaphore;
 use tracing::{debug, error, info, warn};
 
 use super::api::Loop;
-use super::status::{DaemonStatus, STATES};
+use super::status::DaemonStatus;
 use crate::core::instance::DropReason;
+use crate::core::instance::State;
 
 /// Scrapers served at once; more wait for their turn.
 const CONNECTIONS: usize = 8;
@@ -290,7 +291,7 @@ pub fn render(status: &DaemonStatus) -> prometheus::Result<Vec<u8>> {
     for i in &status.instances {
         let vrid = i.vrid.to_string();
         let l = [i.name.as_str(), vrid.as_str()];
-        for s in STATES {
+        for s in State::ALL {
             let on = i64::from(i.state == s.as_str());
             state
                 .with_label_values(&[

@@ -40,28 +40,6 @@ pub struct InstanceStatus {
     pub ipv6: bool,
     /// What an instance that is not attached to its interface waits for (`None`: bound).
     pub waiting: Option<Wait>,
-    /// Transitions by the state entered, in [`STATES`] order.
-    pub transitions_to: [u64; 4],
-    /// How often the master changed from one router to another.
-    pub master_changes: u64,
-}
-
-/// The states, in the order of [`InstanceStatus::transitions_to`].
-pub const STATES: [State; 4] = [
-    State::Initialize,
-    State::Backup,
-    State::Master,
-    State::Fault,
-];
-
-/// A state's index in [`STATES`].
-pub fn state_index(state: State) -> usize {
-    match state {
-        State::Initialize => 0,
-        State::Backup => 1,
-        State::Master => 2,
-        State::Fault => 3,
-    }
 }
 
 /// Packets for no configured VRID (or too short to tell), per receiving interface.
@@ -407,12 +385,12 @@ impl InstanceStatus {
             counters: CountersJson {
                 transitions: s.transitions,
                 became_master: s.became_master,
-                transitions_to: STATES
+                transitions_to: State::ALL
                     .iter()
-                    .zip(self.transitions_to)
+                    .zip(self.report.stats.transitions_to)
                     .map(|(st, n)| (st.as_str().to_string(), n))
                     .collect(),
-                master_changes: self.master_changes,
+                master_changes: self.report.stats.master_changes,
                 adverts_sent: s.adverts_sent,
                 adverts_received: s.adverts_received,
                 priority_zero_sent: s.priority_zero_sent,

@@ -675,13 +675,28 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 pub fn states(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for e in fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().extension().is_some_and(|x| x == "state") {
-            for l in lab::read_log(&e.path()).lines() {
-                if let (Some(i), Some(s)) = (
-                    field(&format!(" {l}"), "instance"),
-                    field(&format!(" {l}"), "state"),
-                ) {
-                    out.insert(i, s);
+        if e.path().extension().is_some_and(|x| x == "json") {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&lab::read_log(&e.path())) else {
+                continue;
+            };
+            // A daemon's file, or a `status --json` with every daemon in it.
+            let daemons = match v.get("daemons").and_then(|d| d.as_array()) {
+                Some(all) => all.clone(),
+                None => vec![v],
+            };
+            for d in &daemons {
+                for i in d
+                    .get("instances")
+                    .and_then(|i| i.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    if let (Some(n), Some(s)) = (
+                        i.get("name").and_then(|n| n.as_str()),
+                        i.get("state").and_then(|s| s.as_str()),
+                    ) {
+                        out.insert(n.to_string(), s.to_string());
+                    }
                 }
             }
         }

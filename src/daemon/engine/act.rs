@@ -116,18 +116,7 @@ impl<P: Ports> Engine<P> {
             }
             Action::AskWitnesses(q) => self.ask_witnesses(id, q),
             Action::WitnessHold(hold) => self.witness_hold(id, hold),
-            Action::StatusChanged => {
-                let master = slot.core().stats().master;
-                if let Some(io) = self.router.io_mut(id) {
-                    if master.is_some() && master != io.last_master {
-                        if io.last_master.is_some() {
-                            io.master_changes += 1;
-                        }
-                        io.last_master = master;
-                    }
-                }
-                self.dirty = true;
-            }
+            Action::StatusChanged => self.dirty = true,
         }
     }
 
@@ -154,7 +143,6 @@ impl<P: Ports> Engine<P> {
             &text,
         );
         let state = HookState::entered(to);
-        let entered = super::super::status::state_index(to);
         self.pending_hooks.push(hooks::Transition {
             scope: Scope::Instance,
             name: cfg.name.clone(),
@@ -171,9 +159,6 @@ impl<P: Ports> Engine<P> {
             actions: hooks::list_for(&cfg.hooks, state).to_vec(),
             notify: cfg.notify.clone(),
         });
-        if let Some(io) = self.router.io_mut(id) {
-            io.transitions_to[entered] += 1;
-        }
         self.dirty = true;
     }
 

@@ -63,11 +63,6 @@ pub struct Io {
     /// Its witnesses, with their key and the question under way.
     witness: Option<witness::WitnessIo>,
     logs: Logs,
-    /// Transitions by the state entered, for metrics.
-    transitions_to: [u64; 4],
-    /// The last master known, and how often it changed to another router.
-    last_master: Option<IpAddr>,
-    master_changes: u64,
 }
 
 /// Where an instance stands with its interface.
@@ -288,9 +283,6 @@ impl<P: Ports> Engine<P> {
             last_ifindex: None,
             witness,
             logs: Logs::default(),
-            transitions_to: [0; 4],
-            last_master: None,
-            master_changes: 0,
         };
         let (id, _) = self.router.insert(Instance::new(params), io);
         if tracking != Tracking::default() {
@@ -579,8 +571,6 @@ impl<P: Ports> Engine<P> {
                     Bind::Waiting(w) => Some(*w),
                     Bind::Bound(_) => None,
                 },
-                transitions_to: s.io.transitions_to,
-                master_changes: s.io.master_changes,
             })
             .collect();
         let unknown = self
