@@ -9,8 +9,9 @@
 #   reload (valid: same PID, VIP kept; invalid: `systemctl reload` fails with the
 #   diagnostic in `systemctl status`, old config kept), a stuck daemon restarted
 #   by the watchdog, stop removes the VIP, an invalid file refused by ExecStartPre
-#   with the diagnostic in the journal, vrrp-ha.service, and the enabled unit
-#   started again after a reboot.
+#   with the diagnostic in the journal, vrrp-ha.service, vrrp-ha-witness.service
+#   (a dynamic user with CAP_NET_RAW alone, its key a credential) answering a BACKUP
+#   in the peer namespace, and the enabled unit started again after a reboot.
 # package: the Debian package, from `apt-get install ./vrrp-ha_*.deb` on:
 #   the files where Debian wants them (man pages indexed for `man -k`, completions,
 #   the example conffile), the D-Bus policy live on the system bus, `vrrp-ha check`,
@@ -152,7 +153,7 @@ esac
 command -v systemd-nspawn >/dev/null || die "systemd-nspawn is not installed (package systemd-container)"
 if [ "$MODE" = units ]; then
     [ -x "$BINARY" ] || die "$BINARY is not an executable"
-    for u in vrrp-ha@.service vrrp-ha.service; do
+    for u in vrrp-ha@.service vrrp-ha.service vrrp-ha-witness.service; do
         [ -f "$UNITDIR/$u" ] || die "$UNITDIR/$u is missing"
     done
 else
@@ -245,10 +246,17 @@ TYPO_KDL=${VI_1_KDL/priority 100/priorty 100}
 TYPO_DIAG='help: did you mean `priority`?'
 if [ "$MODE" = units ]; then
     install -m 0755 "$BINARY" "$ROOT/usr/sbin/vrrp-ha"
-    install -m 0644 "$UNITDIR/vrrp-ha@.service" "$UNITDIR/vrrp-ha.service" "$ROOT/etc/systemd/system/"
+    install -m 0644 "$UNITDIR/vrrp-ha@.service" "$UNITDIR/vrrp-ha.service" \
+        "$UNITDIR/vrrp-ha-witness.service" "$ROOT/etc/systemd/system/"
     install -d -m 0755 "$ROOT/etc/vrrp-ha"
     printf '%s' "$VI_1_KDL" >"$ROOT/etc/vrrp-ha/VI_1.kdl"
     printf '%s' "$BAD_KDL" >"$ROOT/etc/vrrp-ha/BAD.kdl"
+    # The witness's key, root's alone (systemd hands it to the dynamic user), and the
+    # same file for the BACKUP that asks it from the peer namespace.
+    printf '%s\n' 7d2a5c1e9f3b8046a1c7e2d9b5f0386e >"$WORK/witness.key"
+    chmod 0600 "$WORK/witness.key"
+    install -m 0600 "$WORK/witness.key" "$ROOT/etc/vrrp-ha/witness.key"
+    printf 'WITNESS_INTERFACE=eth0\nWITNESS_LISTEN=192.0.2.10:5112\n' >"$ROOT/etc/default/vrrp-ha-witness"
 else
     # The packages go in as they are; everything else comes from them.
     install -m 0644 "$DEB" "$DEB2" "$ROOT/root/"
@@ -542,6 +550,8 @@ check_units() {
     no_vip || die "VIP still on eth0 after stopping vrrp-ha.service"
     ok "vrrp-ha.service: starts with /etc/vrrp-ha/vrrp-ha.kdl, holds the VIP, stop removes it"
 
+    check_witness
+
     # `enable` means started at boot: power off (VI_1 is stopped but enabled) and boot again.
     power_off
     boot
@@ -550,6 +560,45 @@ check_units() {
     master_this_boot() { [ -n "$(ct journalctl -q -b -u vrrp-ha@VI_1 VRRP_STATE=MASTER TARGET=vrrp_ha::transition -o json)" ]; }
     poll "MASTER transition in this boot's journal" 10 master_this_boot
     ok "after a reboot the enabled vrrp-ha@VI_1 is active and MASTER with the VIP"
+}
+
+# The witness unit: its sandbox leaves it a raw socket, UDP and its credential. A
+# BACKUP in the peer namespace asks it about a VRID nobody serves; the witness, which
+# hears nobody there, answers, and the BACKUP takes over at once on its word.
+check_witness() {
+    local pid uid caps
+    ct systemctl start vrrp-ha-witness.service >&2 || {
+        ct journalctl -q --no-pager -u vrrp-ha-witness >&2
+        die "systemctl start vrrp-ha-witness failed"
+    }
+    [ "$(ct systemctl is-active vrrp-ha-witness)" = active ] || die "vrrp-ha-witness is not active"
+    pid=$(prop vrrp-ha-witness MainPID)
+    # shellcheck disable=SC2016 # awk's $2, not the shell's
+    uid=$(ct awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
+    # shellcheck disable=SC2016
+    caps=$(ct awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")
+    [ "$uid" != 0 ] || die "the witness runs as root"
+    # CAP_NET_RAW is bit 13.
+    [ "$caps" = 0000000000002000 ] || die "the witness's effective capabilities are $caps, not CAP_NET_RAW alone"
+    journal_has vrrp-ha-witness "vrrp-ha witness listening on eth0 and answering on 192.0.2.10:5112" ||
+        die "the witness did not log that it listens"
+    ok "vrrp-ha-witness.service: active (READY=1) as uid $uid with CAP_NET_RAW alone, key from its credential"
+    # Its "nobody there" counts once it has listened a whole Master_Down_Interval (0.36 s).
+    sleep 0.5
+    sed "s/VI_1/WPEER/; s/eth0/${P}p/; s/vrid 51/vrid 60/; s/192.0.2.200/192.0.2.210/" <<<"$VI_1_KDL" |
+        sed "s|^}|    witness \"192.0.2.10\"\n    witness-key-file \"$WORK/witness.key\"\n}|" >"$WORK/wpeer.kdl"
+    ip netns exec "$NS_PEER" env VRRP_HA_STATE_DIR="$WORK/peer-state" \
+        "$BINARY" run --config "$WORK/wpeer.kdl" >"$WORK/peer.log" 2>&1 </dev/null &
+    PEER_PID=$!
+    # The peer's status file says why it became MASTER (its log may go to a journal).
+    wpeer_master() { [[ $(cat "$WORK/peer-state/wpeer.json" 2>/dev/null) == *"witness agreed: 1 of 1"* ]]; }
+    poll "the peer MASTER of vrid 60 on the witness's word" 10 wpeer_master
+    answered() { [[ $(prop vrrp-ha-witness StatusText) == *"1 queries answered, 0 refused"* ]]; }
+    poll "the witness's answer in its STATUS=" 5 answered
+    ok "a BACKUP in the peer namespace asked the witness and took over on its word ($(prop vrrp-ha-witness StatusText))"
+    kill "$PEER_PID" && wait "$PEER_PID" 2>/dev/null
+    PEER_PID=
+    ct systemctl stop vrrp-ha-witness.service || die "systemctl stop vrrp-ha-witness failed"
 }
 
 # --- the Debian package ---------------------------------------------------------
@@ -591,7 +640,7 @@ check_package() {
     ok "apt-get install $deb: $v, in $((SECONDS - t0)) s"
 
     for f in /usr/sbin/vrrp-ha /lib/systemd/system/vrrp-ha.service /lib/systemd/system/vrrp-ha@.service \
-        /usr/share/man/man8/vrrp-ha.8.gz /usr/share/man/man5/vrrp-ha.kdl.5.gz \
+        /lib/systemd/system/vrrp-ha-witness.service /usr/share/man/man8/vrrp-ha.8.gz /usr/share/man/man5/vrrp-ha.kdl.5.gz \
         /usr/share/bash-completion/completions/vrrp-ha /usr/share/zsh/vendor-completions/_vrrp-ha \
         /usr/share/fish/vendor_completions.d/vrrp-ha.fish /etc/vrrp-ha/example.kdl \
         /usr/share/dbus-1/system.d/io.vrrpha.Daemon1.conf /usr/share/doc/vrrp-ha/copyright \

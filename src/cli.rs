@@ -1,10 +1,12 @@
-//! The command line: `run`, `check`, `status`, `drain`, `resume`, `import`, `completions`.
+//! The command line: `run`, `check`, `status`, `drain`, `resume`, `import`, `witness`,
+//! `completions`.
 //!
 //! Exit codes: 0 success, 1 invalid configuration, a failed daemon or a refused drain, 2
 //! usage errors and unreadable files (clap's own usage errors also exit 2), 3 no such
 //! daemon or instance.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -96,6 +98,19 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         config_id: Option<String>,
     },
+    /// Run a witness: hear the VRRP adverts on a LAN and tell the BACKUPs asking over UDP
+    /// whether their MASTER is still heard there (against two-node split brain).
+    Witness {
+        /// The interface whose adverts to hear (the clients' side).
+        #[arg(short, long, value_name = "IF")]
+        interface: String,
+        /// Where to answer queries.
+        #[arg(short, long, value_name = "ADDR:PORT", default_value = "0.0.0.0:5112")]
+        listen: SocketAddr,
+        /// The key shared with the nodes; give it twice while replacing a key.
+        #[arg(short, long = "key-file", value_name = "PATH", required = true)]
+        key_file: Vec<PathBuf>,
+    },
     /// Print a shell completion script to stdout.
     Completions {
         /// The shell to generate completions for.
@@ -160,6 +175,18 @@ pub fn main() -> ExitCode {
             output,
             config_id,
         } => import(&file, split, &output, config_id),
+        Command::Witness {
+            interface,
+            listen,
+            key_file,
+        } => crate::witness::serve::run(
+            crate::witness::serve::Options {
+                interface,
+                listen,
+                key_files: key_file,
+            },
+            cli.log_level.into(),
+        ),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(shell, &mut Cli::command(), "vrrp-ha", &mut out);
@@ -174,7 +201,10 @@ pub fn main() -> ExitCode {
 /// that would run as root (keepalived's script security), warn about missing ones and
 /// about units systemd does not know.
 fn check_scripts(path: &Path, cfg: &Config) -> ExitCode {
-    let verdict = crate::track::vet_programs(cfg);
+    let mut verdict = crate::track::vet_programs(cfg);
+    let keys = crate::witness::key::vet(cfg);
+    verdict.warnings.extend(keys.warnings);
+    verdict.refused.extend(keys.refused);
     for w in verdict.warnings.iter().chain(&unit_warnings(cfg)) {
         eprintln!("{}: warning: {w}", path.display());
     }

@@ -17,3 +17,4 @@ pub mod net;
 pub mod process;
 pub mod sdnotify;
 pub mod track;
+pub mod witness;

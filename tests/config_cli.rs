@@ -391,3 +391,73 @@ fn check_points_a_keepalived_conf_to_import() {
     assert!(stderr.contains(":2:1]"), "points at vrrp_script: {stderr}");
     assert!(stderr.contains("vrrp-ha import"), "{stderr}");
 }
+
+#[test]
+fn check_reads_the_witness_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("witness.key");
+    let conf = dir.path().join("witness.kdl");
+    let kdl = |key: &Path| {
+        format!(
+            "instance \"VI_1\" {{\n    interface \"eth0\"\n    vrid 51\n    virtual-ip \
+             \"192.0.2.200/24\"\n    witness \"192.0.2.10\"\n    witness-key-file \"{}\"\n}}\n",
+            key.display()
+        )
+    };
+    std::fs::write(&conf, kdl(&key)).expect("write config");
+    let c = conf.display().to_string();
+    // Not there yet: a warning, as for a script that is not deployed here.
+    let out = run(&["check", "--config", &c]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("witness key: cannot access"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A usable key: nothing to say.
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef\n").expect("write key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = run(&["check", "--config", &c]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    // Readable by anyone, or too short: refused, as the daemon would refuse it.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = run(&["check", "--config", &c]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("refused: instance \"VI_1\": witness key")
+            && text(&out.stderr).contains("(mode 0644)"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&key, "short").expect("write key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = run(&["check", "--config", &c]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("holds 5 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn witness_refuses_what_it_cannot_use() {
+    // No key: a usage error.
+    let out = run(&["witness", "--interface", "lo"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    // A key file that is not there: exit 2, one that is no key: exit 1.
+    let out = run(&["witness", "-i", "lo", "-k", "/nonexistent/witness.key"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot read witness key /nonexistent/witness.key"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("short.key");
+    std::fs::write(&key, "short").expect("write key");
+    let out = run(&["witness", "-i", "lo", "-k", &key.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}

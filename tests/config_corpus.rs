@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use vrrp_ha::config::{self, HookAction, LoadError, ProblemKind};
+use vrrp_ha::config::{self, HookAction, LoadError, ProblemKind, WitnessKey, WITNESS_TIMEOUT};
+use vrrp_ha::core::instance::WitnessPolicy;
 use vrrp_ha::core::packet::{ChecksumMode, Version};
 
 /// Corpus files, sorted, as paths relative to the package root (cargo runs tests there),
@@ -181,6 +182,7 @@ fn defaults_are_filled_in() {
     assert!(!i.is_ipv6());
     // No metrics without the node.
     assert_eq!(cfg.metrics, None);
+    assert_eq!(cfg.instances[0].witness, None);
 }
 
 #[test]
@@ -197,6 +199,27 @@ fn metrics_listen_defaults_to_loopback() {
     let v6 = bare.replace("metrics\n", "metrics listen=\"[::1]:9100\"\n");
     let cfg = config::parse_str(&v6, "v6.kdl").expect("valid");
     assert_eq!(cfg.metrics.map(|m| m.listen.port()), Some(9100));
+}
+
+#[test]
+fn witness_settings_are_read_exactly() {
+    let cfg = config::load(Path::new("tests/configs/valid/witness.kdl")).expect("valid");
+    let w = cfg.instances[0].witness.as_ref().expect("witnesses");
+    assert_eq!(
+        w.addrs,
+        [
+            "192.0.2.10:5112".parse().expect("literal"),
+            "192.0.2.11:6000".parse().expect("literal")
+        ]
+    );
+    assert_eq!(w.policy, WitnessPolicy::Strict);
+    assert_eq!(w.timeout, Duration::from_millis(8));
+    assert_eq!(w.key, WitnessKey::File("/etc/vrrp-ha/witness.key".into()));
+    let w = cfg.instances[1].witness.as_ref().expect("witnesses");
+    assert_eq!(w.addrs, ["[2001:db8::10]:5112".parse().expect("literal")]);
+    assert_eq!(w.policy, WitnessPolicy::Available);
+    assert_eq!(w.timeout, WITNESS_TIMEOUT);
+    assert_eq!(w.key, WitnessKey::Credential("witness.key".into()));
 }
 
 #[test]

@@ -7,24 +7,25 @@
 //! reloads, shutdowns. What each router sends between them crosses the virtual LAN.
 //! The complete effect stream (every packet sent as bytes, every address installed or
 //! removed, every ARP/NA frame, every hook started, every socket, every status
-//! published) is compared with `NAME.out`; `UPDATE_SNAPSHOTS=1` rewrites those files,
+//! published, every witness query and answer) is compared with `NAME.out`; `UPDATE_SNAPSHOTS=1` rewrites those files,
 //! which are then reviewed like code. The lab tests remain the proof on real kernels.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use vrrp_ha::config::WitnessKey;
 use vrrp_ha::core::instance::Transmit;
 use vrrp_ha::core::packet::{self, Advert, Auth, ChecksumMode, Family, Version};
 use vrrp_ha::core::time::Instant;
 use vrrp_ha::core::track::{Contribution, ItemState, TrackKind};
 use vrrp_ha::daemon::engine::Engine;
 use vrrp_ha::daemon::host::Host;
-use vrrp_ha::daemon::ports::{Completion, Effect, Input, Ports, SocketId};
+use vrrp_ha::daemon::ports::{Completion, Effect, Input, Ports, SocketId, Stamp};
 use vrrp_ha::daemon::status::Snapshot;
 use vrrp_ha::net::netlink::{AddrInfo, LinkInfo, NetEvent};
 use vrrp_ha::net::socket::Received;
@@ -32,13 +33,37 @@ use vrrp_ha::net::NetError;
 use vrrp_ha::track::{
     file_contribution, interface_contribution, script_contribution, ScriptState, TrackUpdate,
 };
+use vrrp_ha::witness::listener::Listener;
+use vrrp_ha::witness::proto::{Answer, Key};
+
+/// The key every router and the witness share here.
+const WITNESS_KEY: &[u8] = b"conformance witness key, 32 byte";
+/// The wall clock of every router and of the witness (their clocks agree).
+const WALL_MS: u64 = 1_700_000_000_000;
+
+fn witness_key() -> Key {
+    Key::new(WITNESS_KEY).expect("the test key has a valid length")
+}
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct Scenario {
     description: String,
     routers: BTreeMap<String, RouterSpec>,
+    /// A witness on the clients' side: it hears every advert, also while the LAN
+    /// between the routers is cut, and answers the queries sent to its address.
+    #[serde(default)]
+    witness: Option<WitnessSpec>,
     steps: Vec<Step>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct WitnessSpec {
+    addr: SocketAddr,
+    /// When it started listening (default: with the scenario).
+    #[serde(default)]
+    since_ms: f64,
 }
 
 #[derive(Deserialize, Debug)]
@@ -163,6 +188,10 @@ enum Do {
     Shutdown,
     /// Cut the LAN between the routers (true) or heal it (false).
     Partition { cut: bool },
+    /// The witness stops answering (false) or answers again (true); it keeps listening.
+    Witness { up: bool },
+    /// kill -9: the router stops without a word.
+    Crash,
 }
 
 fn ttl255() -> u8 {
@@ -199,10 +228,14 @@ struct Recorder {
     kernel: VecDeque<NetEvent>,
     next_ifindex: u32,
     fail: Vec<IpAddr>,
+    /// Witness queries sent, for the witness.
+    queries: Vec<(SocketAddr, Vec<u8>)>,
+    /// The last nonce, unique across the routers of a scenario.
+    nonces: u32,
 }
 
 impl Recorder {
-    fn new(fail: Vec<IpAddr>) -> Recorder {
+    fn new(fail: Vec<IpAddr>, router: u32) -> Recorder {
         Recorder {
             log: Vec::new(),
             sockets: BTreeMap::new(),
@@ -212,6 +245,8 @@ impl Recorder {
             kernel: VecDeque::new(),
             next_ifindex: 100,
             fail,
+            queries: Vec::new(),
+            nonces: router << 16,
         }
     }
 
@@ -264,6 +299,28 @@ impl Ports for Recorder {
             hex(&t.payload)
         ));
         self.sent.push((socket, t.clone()));
+        Ok(())
+    }
+
+    fn witness_key(&mut self, source: &WitnessKey) -> Result<Key, String> {
+        self.log.push(format!("witness-key {source:?}"));
+        Ok(witness_key())
+    }
+
+    fn witness_stamp(&mut self) -> Stamp {
+        self.nonces += 1;
+        let mut nonce = [0u8; 16];
+        nonce[12..].copy_from_slice(&self.nonces.to_be_bytes());
+        Stamp {
+            unix_ms: WALL_MS,
+            nonce,
+        }
+    }
+
+    fn send_witness(&mut self, to: SocketAddr, datagram: &[u8]) -> io::Result<()> {
+        self.log
+            .push(format!("witness-query to {to}: {}", hex(datagram)));
+        self.queries.push((to, datagram.to_vec()));
         Ok(())
     }
 
@@ -527,6 +584,34 @@ struct Lan {
     routers: Vec<Router>,
     out: String,
     cut: bool,
+    witness: Option<VirtualWitness>,
+}
+
+/// The real witness logic on the virtual LAN.
+struct VirtualWitness {
+    addr: SocketAddr,
+    listener: Listener,
+    up: bool,
+}
+
+/// An answer as the stream shows it: what it says, and its size.
+fn describe_answer(bytes: &[u8]) -> String {
+    match Answer::decode(bytes) {
+        Ok(a) => {
+            let heard: Vec<String> = a
+                .heard
+                .iter()
+                .map(|h| format!("{} prio {} {} ms ago", h.addr, h.priority, h.ago_ms))
+                .collect();
+            format!(
+                "listening {} ms, heard [{}] ({} bytes)",
+                a.listening_ms,
+                heard.join(", "),
+                bytes.len()
+            )
+        }
+        Err(e) => format!("undecodable: {e}"),
+    }
 }
 
 fn ms(t: Instant) -> f64 {
@@ -562,7 +647,52 @@ impl Lan {
             let done: Vec<Completion> = ports.done.drain(..).collect();
             let kernel: Vec<NetEvent> = ports.kernel.drain(..).collect();
             let sent = std::mem::take(&mut ports.sent);
+            let queries = std::mem::take(&mut ports.queries);
             let sockets = ports.sockets.clone();
+            let asker = self.routers[i]
+                .engine
+                .as_ref()
+                .and_then(|e| e.config().instances.first())
+                .and_then(|c| c.unicast_source);
+            for (to, q) in queries {
+                let Some(w) = self.witness.as_mut().filter(|w| w.up && w.addr == to) else {
+                    continue;
+                };
+                let from = asker.unwrap_or(IpAddr::from([192, 0, 2, 250]));
+                let line = match w.listener.query(from, &q, now, WALL_MS) {
+                    Ok(answer) => {
+                        let _ = writeln!(
+                            self.out,
+                            "{:>10.3} witness -> {name}: {}",
+                            ms(now),
+                            describe_answer(&answer)
+                        );
+                        Some(answer)
+                    }
+                    Err(why) => {
+                        let _ = writeln!(
+                            self.out,
+                            "{:>10.3} witness refuses {name}: {}",
+                            ms(now),
+                            why.as_str()
+                        );
+                        None
+                    }
+                };
+                if let (Some(answer), Some(engine)) = (line, self.routers[i].engine.as_mut()) {
+                    engine.handle(
+                        Input::Witness {
+                            from: to,
+                            datagram: answer,
+                        },
+                        now,
+                    );
+                    work.push_back(i);
+                }
+            }
+            let Some(engine) = self.routers[i].engine.as_mut() else {
+                continue;
+            };
             for c in done {
                 engine.handle(Input::Done(c), now);
                 work.push_back(i);
@@ -570,6 +700,11 @@ impl Lan {
             for ev in kernel {
                 engine.handle(Input::Net(ev), now);
                 work.push_back(i);
+            }
+            if let Some(w) = self.witness.as_mut() {
+                for (_, t) in &sent {
+                    let _ = w.listener.advert(t.src, t.dst, 255, &t.payload, now);
+                }
             }
             if self.cut {
                 continue;
@@ -658,6 +793,18 @@ impl Lan {
             return Ok(());
         }
         if let Do::Run = step.what {
+            return Ok(());
+        }
+        if let Do::Witness { up } = step.what {
+            if let Some(w) = self.witness.as_mut() {
+                w.up = up;
+            }
+            let _ = writeln!(
+                self.out,
+                "{:>10.3} -- the witness is {}",
+                ms(now),
+                if up { "up" } else { "down" }
+            );
             return Ok(());
         }
         let name = step
@@ -790,7 +937,11 @@ impl Lan {
                 r.engine()?.reload(new, |_| Default::default(), now);
             }
             Do::Shutdown => r.engine()?.shutdown(now),
-            Do::Run | Do::Partition { .. } => {}
+            Do::Crash => {
+                r.engine()?;
+                r.engine = None;
+            }
+            Do::Run | Do::Partition { .. } | Do::Witness { .. } => {}
         }
         self.settle(now)
     }
@@ -843,6 +994,14 @@ fn run(path: &Path) -> Result<String, String> {
         routers: Vec::new(),
         out: String::new(),
         cut: false,
+        witness: sc.witness.as_ref().map(|w| VirtualWitness {
+            addr: w.addr,
+            listener: Listener::new(
+                vec![witness_key()],
+                Instant::from_origin(Duration::from_nanos((w.since_ms * 1e6).round() as u64)),
+            ),
+            up: true,
+        }),
     };
     let _ = writeln!(lan.out, "# {}", sc.description);
     for (name, spec) in &sc.routers {
@@ -864,7 +1023,7 @@ fn run(path: &Path) -> Result<String, String> {
             pending: Some((
                 config,
                 Host::new(links, addrs),
-                Recorder::new(spec.fail_addresses.clone()),
+                Recorder::new(spec.fail_addresses.clone(), lan.routers.len() as u32),
             )),
         });
     }

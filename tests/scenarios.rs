@@ -98,6 +98,7 @@ impl TParams {
             garp_delay: Duration::from_millis(self.garp_delay_ms),
             garp_refresh: Duration::from_millis(self.garp_refresh_ms),
             checksum: ChecksumMode::PseudoHeader,
+            witness: None,
         })
     }
 }
@@ -249,6 +250,8 @@ fn canon_actual(a: &Action) -> Option<Canon> {
         | Action::DrainRefused(_)
         | Action::PeerSeen { .. }
         | Action::CannotEncode(_)
+        | Action::AskWitnesses(_)
+        | Action::WitnessHold(_)
         | Action::StatusChanged => return None,
     })
 }

@@ -166,6 +166,69 @@ fn units_differ_only_in_the_config_path() {
     );
 }
 
+#[test]
+fn witness_unit_is_hardened_to_a_raw_socket() {
+    let file = "vrrp-ha-witness.service";
+    let unit = parse(&read(&repo().join("units").join(file)));
+    let has = |section: &str, key: &str, want: &str| {
+        assert_eq!(get(&unit, section, key), want, "{file}: [{section}] {key}");
+    };
+    has("Service", "Type", "notify");
+    has(
+        "Service",
+        "ExecStart",
+        "/usr/sbin/vrrp-ha witness --interface ${WITNESS_INTERFACE} --listen ${WITNESS_LISTEN} \
+         --key-file %d/witness.key",
+    );
+    has(
+        "Service",
+        "LoadCredential",
+        "witness.key:/etc/vrrp-ha/witness.key",
+    );
+    has(
+        "Service",
+        "EnvironmentFile",
+        "-/etc/default/vrrp-ha-witness",
+    );
+    // A raw socket is all it needs; it runs as a user of its own, with no other power.
+    has("Service", "DynamicUser", "yes");
+    has("Service", "CapabilityBoundingSet", "CAP_NET_RAW");
+    has("Service", "AmbientCapabilities", "CAP_NET_RAW");
+    has("Service", "NoNewPrivileges", "yes");
+    has("Service", "ProtectSystem", "strict");
+    has("Service", "PrivateDevices", "yes");
+    has("Service", "MemoryDenyWriteExecute", "yes");
+    has(
+        "Service",
+        "RestrictAddressFamilies",
+        "AF_UNIX AF_INET AF_INET6",
+    );
+    has("Service", "Restart", "on-failure");
+    has("Unit", "Documentation", "man:vrrp-ha(8) man:vrrp-ha.kdl(5)");
+    has("Install", "WantedBy", "multi-user.target");
+    let filters = unit
+        .get("Service")
+        .and_then(|s| s.get("SystemCallFilter"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(filters, ["@system-service", "~@privileged @resources"]);
+}
+
+#[test]
+fn the_package_ships_every_unit() {
+    let manifest = read(&repo().join("Cargo.toml"));
+    for entry in std::fs::read_dir(repo().join("units")).expect("list units") {
+        let name = entry.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        assert!(
+            manifest.contains(&format!(
+                "[\"units/{name}\", \"lib/systemd/system/\", \"644\"]"
+            )),
+            "Cargo.toml [package.metadata.deb] assets lack units/{name}"
+        );
+    }
+}
+
 /// A fresh scratch directory, removed on drop (also when the test fails).
 struct Scratch(PathBuf);
 
@@ -203,7 +266,11 @@ fn systemd_analyze_verify_is_silent() {
     // verify insists that ExecStart= binaries exist: point them at the one
     // cargo just built instead of /usr/sbin.
     let binary = env!("CARGO_BIN_EXE_vrrp-ha");
-    for file in ["vrrp-ha.service", "vrrp-ha@.service"] {
+    for file in [
+        "vrrp-ha.service",
+        "vrrp-ha@.service",
+        "vrrp-ha-witness.service",
+    ] {
         let text = read(&repo().join("units").join(file)).replace("/usr/sbin/vrrp-ha", binary);
         std::fs::write(scratch.0.join(file), text).expect("write unit copy");
     }
@@ -222,6 +289,7 @@ fn systemd_analyze_verify_is_silent() {
         .arg("verify")
         .arg(scratch.0.join("vrrp-ha.service"))
         .arg(scratch.0.join("vrrp-ha@VI_1.service"))
+        .arg(scratch.0.join("vrrp-ha-witness.service"))
         .env("MANPATH", &manpath)
         .env("SYSTEMD_LOG_COLOR", "0")
         .output()

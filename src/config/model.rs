@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::instance::WitnessPolicy;
 use crate::core::packet::{ChecksumMode, Version};
 
 /// The event loop's real-time priority unless `realtime-priority` says otherwise: on a
@@ -94,6 +95,8 @@ pub struct Instance {
     pub notify: Option<PathBuf>,
     /// `on-master`, `on-backup`, `on-fault`, `on-stop` action lists.
     pub hooks: Hooks,
+    /// `witness` nodes and their settings; `None` without any `witness`.
+    pub witness: Option<Witness>,
 }
 
 impl Instance {
@@ -120,6 +123,31 @@ impl Instance {
     pub fn interval_cs(&self) -> u16 {
         u16::try_from(self.advert_interval.as_millis() / 10).unwrap_or(u16::MAX)
     }
+}
+
+/// The witnesses a BACKUP asks before it takes over from a silent master.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Witness {
+    /// `witness "ADDR[:PORT]"` nodes (port 5112 when omitted).
+    pub addrs: Vec<SocketAddr>,
+    /// `witness-policy`, default available.
+    pub policy: WitnessPolicy,
+    /// `witness-timeout`, default [`WITNESS_TIMEOUT`].
+    pub timeout: Duration,
+    /// `witness-key-file` or `witness-key-credential`.
+    pub key: WitnessKey,
+}
+
+/// How long a BACKUP waits for its witnesses unless `witness-timeout` says otherwise.
+pub const WITNESS_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// Where the witness key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitnessKey {
+    /// `witness-key-file "/PATH"`.
+    File(PathBuf),
+    /// `witness-key-credential "NAME"`: `$CREDENTIALS_DIRECTORY/NAME` (systemd's `LoadCredential=`).
+    Credential(String),
 }
 
 /// One `virtual-ip "ADDR/PREFIX" dev=".." label=".."`.

@@ -134,6 +134,13 @@ nodes! {
             keepalived "garp_master_refresh";
         UseVmac = "use-vmac", Once, "use-vmac #false", keepalived "use_vmac";
         V3Checksum = "v3-checksum", Once, "v3-checksum \"pseudo-header\"";
+        Witness = "witness", Many, "witness \"192.0.2.10:5112\"";
+        WitnessPolicy = "witness-policy", Once, "witness-policy \"available\"";
+        WitnessTimeout = "witness-timeout", Once, "witness-timeout \"5ms\"";
+        WitnessKeyFile = "witness-key-file", Once,
+            "witness-key-file \"/etc/vrrp-ha/witness.key\"";
+        WitnessKeyCredential = "witness-key-credential", Once,
+            "witness-key-credential \"witness.key\"";
         Notify = "notify", Once, "notify \"/etc/vrrp-ha/notify.sh\"";
         OnMaster = "on-master", Once, "on-master { reload \"nginx.service\" }",
             keepalived "notify_master";

@@ -51,6 +51,21 @@
 //! - An address-list mismatch is reported (`AddressMismatch`) and processed,
 //!   as RFC 9568 section 7.1 and keepalived do (RFC 3768 would drop it).
 //!   Adverts are validated in every state, but only Backup and Master act on them.
+//! - Witnesses (`Params::witness`): when Master_Down_Timer fires because the master
+//!   went silent (or none was ever heard), the Backup first asks its witnesses
+//!   (`AskWitnesses`) and waits at most `timeout` (`Timer::Witness`). An answer that
+//!   names another router (not us) with a priority above 0 heard less than
+//!   Master_Down_Interval minus one Master_Adver_Interval ago keeps it Backup
+//!   (`WitnessHold`, Master_Down_Timer re-armed): the master is alive, only unreachable
+//!   from here. The interval off is the margin between the two cases: a master that
+//!   died was last heard by the witness about when we last heard it, a whole
+//!   Master_Down_Interval ago; one still advertising was heard at most an interval ago
+//!   (two if the witness missed one advert). Once every witness has answered
+//!   otherwise, or at the deadline with at least one such answer, it takes over. With
+//!   no useful answer (none, or only from witnesses that have listened for less than
+//!   Master_Down_Interval) `WitnessPolicy::Available` takes over as VRRP says and
+//!   `Strict` stays Backup. A resigning master (priority 0) and a lower master being
+//!   preempted spoke for themselves: no witness is asked.
 //! - `Reconfigure` while Master: the VIPs are diffed here: `RemoveVips` with the
 //!   installed ones no longer configured, `InstallVips` with the new ones, then
 //!   an `Announce` of the whole set; any change is advertised at once. While
@@ -64,9 +79,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::packet::{
-    self, Advert, Auth, ChecksumForm, ChecksumMode, DecodeError, EncodeError, Version,
+    self, Advert, Auth, ChecksumForm, ChecksumMode, DecodeError, EncodeError, Family, Version,
 };
-use super::reason::{FaultCause, MasterDown, Reason, RecoveryCause, SyncReason};
+use super::reason::{
+    FaultCause, MasterDown, Reason, RecoveryCause, SyncReason, WitnessHold, WitnessVerdict,
+};
 use super::time::Instant;
 use super::track::{Contribution, Tracking};
 
@@ -153,6 +170,65 @@ pub struct Params {
     pub garp_refresh: Duration,
     /// Checksum form of IPv4 VRRPv3 adverts we send.
     pub checksum: ChecksumMode,
+    /// The witnesses asked before taking over from a silent master; `None`: plain VRRP.
+    pub witness: Option<WitnessParams>,
+}
+
+/// What a Backup does when no witness gives a useful answer in time.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WitnessPolicy {
+    /// Take over as VRRP says: availability first (a split brain stays possible).
+    #[default]
+    Available,
+    /// Stay Backup: no split brain, but no MASTER at all if the master really died
+    /// while the witnesses are unreachable.
+    Strict,
+}
+
+/// How an instance uses its witnesses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessParams {
+    /// How many witnesses the shell asks.
+    pub count: usize,
+    /// What to do without a useful answer.
+    pub policy: WitnessPolicy,
+    /// How long to wait for the answers.
+    pub timeout: Duration,
+}
+
+/// The question for the witnesses: everything the shell needs to ask them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessQuery {
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Address family of the instance.
+    pub family: Family,
+    /// The master last heard and its priority, if any.
+    pub master: Option<(IpAddr, u8)>,
+    /// Master_Down_Interval: a router heard more recently than this is alive.
+    pub master_down: Duration,
+    /// How long the instance waits for the answers.
+    pub timeout: Duration,
+}
+
+/// One router a witness heard advertising.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessHeard {
+    /// Its address.
+    pub src: IpAddr,
+    /// The priority of its last advert.
+    pub priority: u8,
+    /// Time between its last advert and the answer.
+    pub ago: Duration,
+}
+
+/// One witness's answer to the current question (the shell checked that it is one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessAnswer {
+    /// How long the witness has been hearing adverts.
+    pub listening: Duration,
+    /// The routers it heard recently for the VRID and family.
+    pub heard: Vec<WitnessHeard>,
 }
 
 /// VRRP state (operator-facing names as keepalived's).
@@ -181,16 +257,22 @@ pub enum Timer {
     GarpRefresh,
     /// Fault: the back-off after a VIP that could not be installed ran out.
     Retry,
+    /// Backup: the deadline for the witnesses' answers.
+    Witness,
 }
+
+/// How many timers an instance has.
+const TIMERS: usize = 6;
 
 impl Timer {
     /// Every timer, in a stable order.
-    pub const ALL: [Timer; 5] = [
+    pub const ALL: [Timer; TIMERS] = [
         Timer::Advert,
         Timer::MasterDown,
         Timer::PreemptDelay,
         Timer::GarpRefresh,
         Timer::Retry,
+        Timer::Witness,
     ];
 
     const fn index(self) -> usize {
@@ -200,6 +282,7 @@ impl Timer {
             Timer::PreemptDelay => 2,
             Timer::GarpRefresh => 3,
             Timer::Retry => 4,
+            Timer::Witness => 5,
         }
     }
 }
@@ -269,6 +352,8 @@ pub enum Event {
     },
     /// An installed VIP was removed from the link by someone else.
     VipLost(Vip),
+    /// A witness answered the question of the last `AskWitnesses`.
+    WitnessAnswer(WitnessAnswer),
 }
 
 /// What a sync group asks of one member (see [`crate::core::sync_group`]).
@@ -400,6 +485,10 @@ pub enum Action {
     },
     /// A drain was refused, and why.
     DrainRefused(String),
+    /// Master_Down_Timer fired: ask the witnesses before taking over.
+    AskWitnesses(WitnessQuery),
+    /// The witnesses keep the instance Backup (Master_Down_Timer is re-armed).
+    WitnessHold(WitnessHold),
     /// Something the instance reports changed: state, priority, master, VIPs, tracking or peers.
     StatusChanged,
 }
@@ -449,6 +538,7 @@ impl Timer {
             Timer::PreemptDelay => "preempt_delay",
             Timer::GarpRefresh => "garp_refresh",
             Timer::Retry => "retry",
+            Timer::Witness => "witness",
         }
     }
 }
@@ -525,6 +615,10 @@ pub struct Stats {
     pub vip_failures: u64,
     /// VIPs removed by someone else while we were Master.
     pub vips_lost: u64,
+    /// Times the witnesses were asked.
+    pub witness_queries: u64,
+    /// Times the witnesses kept the instance Backup.
+    pub witness_holds: u64,
 }
 
 impl Stats {
@@ -662,6 +756,19 @@ struct Heard {
     at: Instant,
 }
 
+/// A question to the witnesses under way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Asking {
+    /// Why Master_Down_Timer fired.
+    down: MasterDown,
+    /// When the question went out.
+    since: Instant,
+    /// Answers so far.
+    answers: usize,
+    /// Answers from witnesses that had listened long enough and heard no other master.
+    agreed: usize,
+}
+
 /// What the report depends on, compared before and after each event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Fingerprint {
@@ -696,7 +803,9 @@ pub struct Instance {
     backup_since: Instant,
     last_announce: Option<Instant>,
     preempt_deadline: Option<Instant>,
-    timers: [Option<Instant>; 5],
+    /// Master_Down_Timer fired and the witnesses are being asked.
+    asking: Option<Asking>,
+    timers: [Option<Instant>; TIMERS],
     /// What InstallVips put on the link, for RemoveVips and reload diffs.
     installed: Vec<Vip>,
     /// The adverts of the last priority sent, reused while nothing changes.
@@ -737,7 +846,8 @@ impl Instance {
             backup_since: Instant::ZERO,
             last_announce: None,
             preempt_deadline: None,
-            timers: [None; 5],
+            asking: None,
+            timers: [None; TIMERS],
             installed: Vec::new(),
             encoded: None,
             peers: BTreeMap::new(),
@@ -924,6 +1034,7 @@ impl Instance {
                 }
             }
             Event::VipFailed { vip, error } => self.on_vip_failed(vip, error, now, &mut out),
+            Event::WitnessAnswer(answer) => self.on_witness_answer(answer, now, &mut out),
             Event::VipLost(vip) => {
                 if self.state == State::Master && self.installed.contains(&vip) {
                     // Put it back at once and tell the link again; if that fails too,
@@ -1014,10 +1125,18 @@ impl Instance {
     }
 
     fn cancel_all(&mut self) {
-        self.timers = [None; 5];
+        self.timers = [None; TIMERS];
+        self.asking = None;
+    }
+
+    /// Forget a question to the witnesses: the answers no longer matter.
+    fn stop_asking(&mut self) {
+        self.asking = None;
+        self.cancel(Timer::Witness);
     }
 
     fn transition(&mut self, to: State, reason: Reason, now: Instant, out: &mut Vec<Action>) {
+        self.stop_asking();
         self.last_transition = Some(LastTransition {
             at: now,
             from: self.state,
@@ -1343,6 +1462,7 @@ impl Instance {
         }
         self.drained = true;
         self.clear_preempt();
+        self.stop_asking();
         if self.state == State::Master {
             self.transition(State::Backup, Reason::Drained, now, out);
             // Priority 0 lets the backups take over after Skew_Time (RFC 9568 6.4.3).
@@ -1602,6 +1722,7 @@ impl Instance {
     /// Accept `src` as the master: learn its interval (v3) and re-arm
     /// Master_Down_Timer (RFC 9568 section 6.4.2).
     fn accept_master(&mut self, src: IpAddr, advert: &Advert, now: Instant) {
+        self.stop_asking();
         if self.params.version == Version::V3 {
             self.master_adver_interval_cs = advert.interval_cs;
         }
@@ -1619,7 +1740,8 @@ impl Instance {
     fn backup_rx(&mut self, src: IpAddr, advert: &Advert, now: Instant) {
         let ours = self.effective_priority();
         if advert.priority == 0 {
-            // The master resigns: take over after Skew_Time only.
+            // The master resigns: take over after Skew_Time only, without the witnesses.
+            self.stop_asking();
             self.heard = Some(Heard {
                 src,
                 priority: 0,
@@ -1731,6 +1853,118 @@ impl Instance {
         }
     }
 
+    /// Master_Down_Timer fired with witnesses configured: the question, and its deadline.
+    fn ask_witnesses(
+        &mut self,
+        down: MasterDown,
+        timeout: Duration,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        self.stats.witness_queries += 1;
+        self.asking = Some(Asking {
+            down,
+            since: now,
+            answers: 0,
+            agreed: 0,
+        });
+        self.arm(Timer::Witness, now + timeout);
+        out.push(Action::AskWitnesses(WitnessQuery {
+            vrid: self.params.vrid,
+            family: Family::of(&self.params.primary),
+            master: self.heard.map(|h| (h.src, h.priority)),
+            master_down: self.master_down_interval(),
+            timeout,
+        }));
+    }
+
+    /// One witness answered: another master alive keeps us Backup at once; once all have
+    /// answered, the answers decide.
+    fn on_witness_answer(&mut self, answer: WitnessAnswer, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Backup || self.drained || self.asking.is_none() {
+            return;
+        }
+        let mdi = self.master_down_interval();
+        let fresh = mdi.saturating_sub(self.master_adver_interval());
+        let primary = self.params.primary;
+        let count = self.params.witness.as_ref().map_or(0, |w| w.count);
+        let alive = answer
+            .heard
+            .iter()
+            .filter(|h| h.priority > 0 && h.src != primary && h.ago < fresh)
+            .min_by_key(|h| h.ago);
+        if let Some(h) = alive {
+            let hold = WitnessHold::PeerAlive {
+                src: h.src,
+                priority: h.priority,
+                ago: h.ago,
+            };
+            self.hold(hold, now, out);
+            return;
+        }
+        let Some(asking) = self.asking.as_mut() else {
+            return;
+        };
+        asking.answers += 1;
+        // A witness that has not heard a whole Master_Down_Interval yet cannot tell a
+        // silent master from one it has not heard yet.
+        if answer.listening >= mdi {
+            asking.agreed += 1;
+        }
+        if asking.answers >= count {
+            self.witness_decide(now, out);
+        }
+    }
+
+    /// The deadline for the witnesses' answers.
+    fn witness_deadline(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.asking.is_some() {
+            self.witness_decide(now, out);
+        }
+    }
+
+    /// No witness objected: take over if one agreed, else as the policy says.
+    fn witness_decide(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(asking) = self.asking.take() else {
+            return;
+        };
+        self.cancel(Timer::Witness);
+        let waited = now.saturating_since(asking.since);
+        let asked = self.params.witness.as_ref().map_or(0, |w| w.count);
+        let policy = self
+            .params
+            .witness
+            .as_ref()
+            .map_or(WitnessPolicy::Available, |w| w.policy);
+        let uninformed = asking.answers - asking.agreed;
+        let verdict = if asking.agreed > 0 {
+            WitnessVerdict::Agreed {
+                answered: asking.agreed,
+                asked,
+                after: waited,
+            }
+        } else if policy == WitnessPolicy::Available {
+            WitnessVerdict::NoAnswer { waited, uninformed }
+        } else {
+            self.hold(WitnessHold::NoAnswerStrict { waited, uninformed }, now, out);
+            return;
+        };
+        let reason = Reason::MasterDownWitness {
+            down: asking.down,
+            verdict,
+        };
+        self.become_master(reason, now, out);
+    }
+
+    /// Stay Backup for now: Master_Down_Timer starts again.
+    fn hold(&mut self, hold: WitnessHold, now: Instant, out: &mut Vec<Action>) {
+        self.stop_asking();
+        self.stats.witness_holds += 1;
+        let deadline = now + self.master_down_interval();
+        self.arm(Timer::MasterDown, deadline);
+        out.push(Action::WitnessHold(hold));
+    }
+
     fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
         // A timer we no longer have armed is a race with a cancel or re-arm in
         // the shell: ignore it.
@@ -1790,8 +2024,17 @@ impl Instance {
                         waited: now.saturating_since(self.backup_since),
                     },
                 };
-                self.become_master(Reason::MasterDown(why), now, out);
+                match (&self.params.witness, &why) {
+                    // Only a silent master may be alive behind a broken link; one that
+                    // resigned or is being preempted spoke for itself.
+                    (Some(w), MasterDown::Silent { .. } | MasterDown::NeverHeard { .. }) => {
+                        let timeout = w.timeout;
+                        self.ask_witnesses(why, timeout, now, out);
+                    }
+                    _ => self.become_master(Reason::MasterDown(why), now, out),
+                }
             }
+            (State::Backup, Timer::Witness) => self.witness_deadline(now, out),
             (State::Backup, Timer::PreemptDelay) if self.drained => {
                 self.preempt_deadline = None;
             }
@@ -1866,6 +2109,7 @@ mod tests {
             garp_delay: Duration::ZERO,
             garp_refresh: Duration::ZERO,
             checksum: ChecksumMode::PseudoHeader,
+            witness: None,
         }
     }
 
@@ -1977,6 +2221,8 @@ mod tests {
                 Action::CannotEncode(_) => "cannot_encode",
                 Action::OtherMaster { .. } => "other_master",
                 Action::DrainRefused(_) => "drain_refused",
+                Action::AskWitnesses(_) => "ask_witnesses",
+                Action::WitnessHold(_) => "witness_hold",
                 Action::StatusChanged => "status",
             })
             .collect()
@@ -2910,5 +3156,282 @@ mod tests {
             (last.from, last.to, last.at),
             (State::Backup, State::Master, ms(5000))
         );
+    }
+
+    fn with_witnesses(count: usize, policy: WitnessPolicy) -> Instance {
+        let mut p = params(Version::V3, 100);
+        p.witness = Some(WitnessParams {
+            count,
+            policy,
+            timeout: Duration::from_millis(5),
+        });
+        let mut i = Instance::new(p);
+        i.handle(Event::Startup, ms(0));
+        i
+    }
+
+    /// Master HIGH (priority 200) heard at 100 ms; Master_Down_Timer fires at 3709.375 ms.
+    fn master_goes_silent(i: &mut Instance) -> (Instant, Vec<Action>) {
+        i.handle(ev(HIGH, advert(Version::V3, 200)), ms(100));
+        let at = i.deadline(Timer::MasterDown).expect("armed");
+        (at, acts(i.handle_timeout(at)))
+    }
+
+    fn answer(listening_ms: u64, heard: &[(IpAddr, u8, u64)]) -> Event {
+        Event::WitnessAnswer(WitnessAnswer {
+            listening: Duration::from_millis(listening_ms),
+            heard: heard
+                .iter()
+                .map(|&(src, priority, ago)| WitnessHeard {
+                    src,
+                    priority,
+                    ago: Duration::from_millis(ago),
+                })
+                .collect(),
+        })
+    }
+
+    fn us(d: u64) -> Duration {
+        Duration::from_micros(d)
+    }
+
+    #[test]
+    fn a_silent_master_is_asked_about_before_taking_over() {
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        let (at, a) = master_goes_silent(&mut i);
+        let mdi = Duration::from_nanos(3_609_375_000);
+        assert_eq!(at, ms(100) + mdi);
+        assert_eq!(
+            a,
+            vec![Action::AskWitnesses(WitnessQuery {
+                vrid: 51,
+                family: Family::V4,
+                master: Some((HIGH, 200)),
+                master_down: mdi,
+                timeout: Duration::from_millis(5),
+            })]
+        );
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(i.deadline(Timer::MasterDown), None);
+        assert_eq!(
+            i.deadline(Timer::Witness),
+            Some(at + Duration::from_millis(5))
+        );
+        assert_eq!(i.stats().witness_queries, 1);
+    }
+
+    #[test]
+    fn a_witness_that_still_hears_the_master_keeps_the_backup() {
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        let (at, _) = master_goes_silent(&mut i);
+        let now = at + us(300);
+        let a = acts(i.handle(answer(60_000, &[(HIGH, 200, 40)]), now));
+        assert_eq!(
+            a,
+            vec![Action::WitnessHold(WitnessHold::PeerAlive {
+                src: HIGH,
+                priority: 200,
+                ago: Duration::from_millis(40),
+            })]
+        );
+        assert_eq!(
+            a[0].clone(),
+            Action::WitnessHold(WitnessHold::PeerAlive {
+                src: HIGH,
+                priority: 200,
+                ago: Duration::from_millis(40)
+            })
+        );
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(i.deadline(Timer::Witness), None);
+        assert_eq!(
+            i.deadline(Timer::MasterDown),
+            Some(now + i.master_down_interval())
+        );
+        assert_eq!(i.stats().witness_holds, 1);
+        // The question is answered: the deadline and late answers change nothing.
+        assert!(acts(i.handle(answer(60_000, &[]), now + us(100))).is_empty());
+        assert!(acts(i.handle_timeout(at + Duration::from_millis(5))).is_empty());
+        // Next time round the master is still unreachable: asked again.
+        let next = i.deadline(Timer::MasterDown).expect("armed");
+        assert!(matches!(
+            acts(i.handle_timeout(next))[..],
+            [Action::AskWitnesses(_)]
+        ));
+    }
+
+    #[test]
+    fn a_witness_that_hears_nobody_lets_the_backup_take_over_at_once() {
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        let (at, _) = master_goes_silent(&mut i);
+        let a = acts(i.handle(answer(60_000, &[]), at + us(412)));
+        assert_eq!(
+            kinds(&a),
+            ["transition", "install", "announce", "send"],
+            "{a:?}"
+        );
+        assert_eq!(
+            reason(&a).as_deref(),
+            Some(
+                "master down timer expired: no advert from 192.0.2.201 for 3609 ms; witness \
+                 agreed: 1 of 1 heard no other MASTER (answered in 412 µs)"
+            )
+        );
+        assert_eq!(i.deadline(Timer::Witness), None);
+    }
+
+    #[test]
+    fn only_another_router_with_priority_heard_within_master_down_counts() {
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        let (at, _) = master_goes_silent(&mut i);
+        // Ourselves, a resignation, a router not heard for longer than Master_Down_Interval,
+        // and the master's last advert before it died, heard when we heard it too.
+        let heard = [
+            (ME, 100, 0),
+            (HIGH, 0, 10),
+            (LOW, 50, 3700),
+            (HIGH, 200, 3609),
+        ];
+        let a = acts(i.handle(answer(60_000, &heard), at + us(500)));
+        assert_eq!(i.state(), State::Master, "{a:?}");
+        assert!(reason(&a).is_some_and(|r| r.contains("witness agreed")));
+    }
+
+    #[test]
+    fn a_master_heard_one_interval_after_our_last_advert_is_alive() {
+        // Master_Down_Interval 3609 ms, interval 1 s: anything under 2609 ms holds, even
+        // with one advert lost on the way to the witness.
+        for (ago, holds) in [(2000, true), (2608, true), (2610, false)] {
+            let mut i = with_witnesses(1, WitnessPolicy::Available);
+            let (at, _) = master_goes_silent(&mut i);
+            i.handle(answer(60_000, &[(HIGH, 200, ago)]), at + us(300));
+            assert_eq!(i.state() == State::Backup, holds, "ago {ago} ms");
+        }
+    }
+
+    #[test]
+    fn no_answer_by_the_deadline_follows_the_policy() {
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        let (at, _) = master_goes_silent(&mut i);
+        let a = acts(i.handle_timeout(at + Duration::from_millis(5)));
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(
+            reason(&a).as_deref(),
+            Some(
+                "master down timer expired: no advert from 192.0.2.201 for 3609 ms; no witness \
+                 answered within 5000 µs, taking over as VRRP says (witness-policy available)"
+            )
+        );
+
+        let mut i = with_witnesses(1, WitnessPolicy::Strict);
+        let (at, _) = master_goes_silent(&mut i);
+        let deadline = at + Duration::from_millis(5);
+        let a = acts(i.handle_timeout(deadline));
+        assert_eq!(
+            a,
+            vec![Action::WitnessHold(WitnessHold::NoAnswerStrict {
+                waited: Duration::from_millis(5),
+                uninformed: 0,
+            })]
+        );
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(
+            i.deadline(Timer::MasterDown),
+            Some(deadline + i.master_down_interval())
+        );
+    }
+
+    #[test]
+    fn a_witness_that_has_not_listened_long_enough_is_no_answer() {
+        let mut i = with_witnesses(1, WitnessPolicy::Strict);
+        let (at, _) = master_goes_silent(&mut i);
+        let a = acts(i.handle(answer(1000, &[]), at + us(300)));
+        assert_eq!(
+            a,
+            vec![Action::WitnessHold(WitnessHold::NoAnswerStrict {
+                waited: us(300),
+                uninformed: 1,
+            })]
+        );
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        let (at, _) = master_goes_silent(&mut i);
+        let a = acts(i.handle(answer(1000, &[]), at + us(300)));
+        assert_eq!(i.state(), State::Master);
+        assert!(reason(&a).is_some_and(|r| r.contains("had listened for less than")));
+    }
+
+    #[test]
+    fn with_several_witnesses_every_answer_counts() {
+        // One says silent, the other still hears the master: stay.
+        let mut i = with_witnesses(2, WitnessPolicy::Available);
+        let (at, _) = master_goes_silent(&mut i);
+        assert!(acts(i.handle(answer(60_000, &[]), at + us(200))).is_empty());
+        assert_eq!(i.state(), State::Backup);
+        let a = acts(i.handle(answer(60_000, &[(HIGH, 200, 30)]), at + us(300)));
+        assert!(matches!(
+            a[..],
+            [Action::WitnessHold(WitnessHold::PeerAlive { .. })]
+        ));
+        // One says silent, the other never answers: the deadline takes over.
+        let mut i = with_witnesses(2, WitnessPolicy::Strict);
+        let (at, _) = master_goes_silent(&mut i);
+        i.handle(answer(60_000, &[]), at + us(200));
+        let a = acts(i.handle_timeout(at + Duration::from_millis(5)));
+        assert_eq!(i.state(), State::Master);
+        assert!(reason(&a).is_some_and(|r| r.contains("witness agreed: 1 of 2")));
+    }
+
+    #[test]
+    fn a_master_that_speaks_needs_no_witness() {
+        // It resigns: Skew_Time, then Master at once.
+        let mut i = with_witnesses(1, WitnessPolicy::Strict);
+        i.handle(ev(HIGH, advert(Version::V3, 0)), ms(100));
+        let at = i.deadline(Timer::MasterDown).expect("armed");
+        let a = acts(i.handle_timeout(at));
+        assert_eq!(i.state(), State::Master, "{a:?}");
+        assert!(reason(&a).is_some_and(|r| r.contains("resigned")));
+        // A lower master is preempted.
+        let mut i = with_witnesses(1, WitnessPolicy::Strict);
+        i.handle(ev(LOW, advert(Version::V3, 50)), ms(100));
+        let at = i.deadline(Timer::MasterDown).expect("armed");
+        let a = acts(i.handle_timeout(at));
+        assert_eq!(i.state(), State::Master, "{a:?}");
+        assert!(reason(&a).is_some_and(|r| r.contains("preempting")));
+        assert_eq!(i.stats().witness_queries, 0);
+    }
+
+    #[test]
+    fn hearing_the_master_again_ends_the_question() {
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        let (at, _) = master_goes_silent(&mut i);
+        i.handle(ev(HIGH, advert(Version::V3, 200)), at + us(100));
+        assert_eq!(i.deadline(Timer::Witness), None);
+        assert!(acts(i.handle(answer(60_000, &[]), at + us(200))).is_empty());
+        assert_eq!(i.state(), State::Backup);
+        // A drain while asking ends it too.
+        let (at, _) = {
+            let at = i.deadline(Timer::MasterDown).expect("armed");
+            (at, acts(i.handle_timeout(at)))
+        };
+        i.handle(Event::Drain { force: true }, at + us(100));
+        assert!(acts(i.handle(answer(60_000, &[]), at + us(200))).is_empty());
+        assert_eq!(i.state(), State::Backup);
+        // Without witnesses nothing is asked.
+        let mut plain = started(Version::V3, 100);
+        let (_, a) = master_goes_silent(&mut plain);
+        assert_eq!(kinds(&a)[0], "transition");
+    }
+
+    #[test]
+    fn a_backup_that_never_heard_a_master_asks_too() {
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        let at = i.deadline(Timer::MasterDown).expect("armed");
+        let a = acts(i.handle_timeout(at));
+        assert!(matches!(
+            &a[..],
+            [Action::AskWitnesses(WitnessQuery { master: None, .. })]
+        ));
+        let a = acts(i.handle(answer(60_000, &[(HIGH, 200, 20)]), at + us(100)));
+        assert!(matches!(a[..], [Action::WitnessHold(_)]));
     }
 }

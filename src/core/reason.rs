@@ -45,6 +45,13 @@ pub enum Reason {
     },
     /// Master_Down_Timer fired in Backup (RFC 9568 section 6.4.2).
     MasterDown(MasterDown),
+    /// Master_Down_Timer fired in Backup and the witnesses, asked first, did not object.
+    MasterDownWitness {
+        /// Why the timer fired.
+        down: MasterDown,
+        /// What the witnesses said.
+        verdict: WitnessVerdict,
+    },
     /// keepalived's preempt_delay ran out with the lower master still there.
     PreemptDelayElapsed {
         /// The configured delay.
@@ -125,6 +132,49 @@ pub enum MasterDown {
     },
 }
 
+/// What the witnesses said before a BACKUP took over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitnessVerdict {
+    /// Every witness that answered had listened long enough and heard no other MASTER.
+    Agreed {
+        /// How many such answers came.
+        answered: usize,
+        /// How many witnesses were asked.
+        asked: usize,
+        /// From the question to the decision.
+        after: Duration,
+    },
+    /// No witness that had listened for a whole Master_Down_Interval answered in time:
+    /// `witness-policy "available"` takes over as VRRP says.
+    NoAnswer {
+        /// How long the BACKUP waited.
+        waited: Duration,
+        /// Witnesses that answered but had only just started listening.
+        uninformed: usize,
+    },
+}
+
+/// Why a BACKUP whose Master_Down_Timer fired stays BACKUP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitnessHold {
+    /// A witness still hears another MASTER: it is alive, only unreachable from here.
+    PeerAlive {
+        /// The MASTER the witness hears.
+        src: IpAddr,
+        /// Its priority.
+        priority: u8,
+        /// How long before the answer the witness heard it.
+        ago: Duration,
+    },
+    /// No witness answered in time and `witness-policy` is strict.
+    NoAnswerStrict {
+        /// How long the BACKUP waited.
+        waited: Duration,
+        /// Witnesses that answered but had only just started listening.
+        uninformed: usize,
+    },
+}
+
 /// A sync group's command to one member, with where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SyncReason {
@@ -187,6 +237,78 @@ impl fmt::Display for RecoveryCause {
     }
 }
 
+impl fmt::Display for MasterDown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MasterDown::Preempting { priority, src } => {
+                write!(f, "preempting lower priority {priority} from {src}")
+            }
+            MasterDown::Resigned { src, ago } => {
+                write!(f, "{src} resigned (priority 0) {} ms ago", ms(ago))
+            }
+            MasterDown::Silent { src, ago } => {
+                write!(f, "no advert from {src} for {} ms", ms(ago))
+            }
+            MasterDown::NeverHeard { waited } => write!(f, "no advert for {} ms", ms(waited)),
+        }
+    }
+}
+
+/// Witnesses waited for, in the unit that shows a round trip on a LAN.
+fn us(d: &Duration) -> u128 {
+    d.as_micros()
+}
+
+/// "no witness answered within W µs", or why the answers that came could not tell.
+fn no_answer(f: &mut fmt::Formatter<'_>, waited: &Duration, uninformed: usize) -> fmt::Result {
+    match uninformed {
+        0 => write!(f, "no witness answered within {} µs", us(waited)),
+        n => write!(
+            f,
+            "no witness could tell within {} µs ({n} answered but had listened for less than \
+             Master_Down_Interval)",
+            us(waited)
+        ),
+    }
+}
+
+impl fmt::Display for WitnessVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WitnessVerdict::Agreed {
+                answered,
+                asked,
+                after,
+            } => write!(
+                f,
+                "witness agreed: {answered} of {asked} heard no other MASTER (answered in {} µs)",
+                us(after)
+            ),
+            WitnessVerdict::NoAnswer { waited, uninformed } => {
+                no_answer(f, waited, *uninformed)?;
+                f.write_str(", taking over as VRRP says (witness-policy available)")
+            }
+        }
+    }
+}
+
+impl fmt::Display for WitnessHold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WitnessHold::PeerAlive { src, priority, ago } => write!(
+                f,
+                "peer alive but unreachable from here: a witness heard {src} as MASTER \
+                 (priority {priority}) {} ms ago; staying BACKUP",
+                ms(ago)
+            ),
+            WitnessHold::NoAnswerStrict { waited, uninformed } => {
+                no_answer(f, waited, *uninformed)?;
+                f.write_str(" and witness-policy is strict: staying BACKUP")
+            }
+        }
+    }
+}
+
 impl fmt::Display for SyncReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -225,22 +347,9 @@ impl fmt::Display for Reason {
             Reason::EqualPriorityHigherAddress { src } => {
                 write!(f, "equal priority, higher address {src}")
             }
-            Reason::MasterDown(m) => {
-                f.write_str("master down timer expired: ")?;
-                match m {
-                    MasterDown::Preempting { priority, src } => {
-                        write!(f, "preempting lower priority {priority} from {src}")
-                    }
-                    MasterDown::Resigned { src, ago } => {
-                        write!(f, "{src} resigned (priority 0) {} ms ago", ms(ago))
-                    }
-                    MasterDown::Silent { src, ago } => {
-                        write!(f, "no advert from {src} for {} ms", ms(ago))
-                    }
-                    MasterDown::NeverHeard { waited } => {
-                        write!(f, "no advert for {} ms", ms(waited))
-                    }
-                }
+            Reason::MasterDown(m) => write!(f, "master down timer expired: {m}"),
+            Reason::MasterDownWitness { down, verdict } => {
+                write!(f, "master down timer expired: {down}; {verdict}")
             }
             Reason::PreemptDelayElapsed {
                 delay,
@@ -314,9 +423,59 @@ mod tests {
                 }),
                 "sync group G1: VI_1 became MASTER",
             ),
+            (
+                Reason::MasterDownWitness {
+                    down: MasterDown::Silent {
+                        src,
+                        ago: Duration::from_millis(365),
+                    },
+                    verdict: WitnessVerdict::Agreed {
+                        answered: 1,
+                        asked: 1,
+                        after: Duration::from_micros(412),
+                    },
+                },
+                "master down timer expired: no advert from 192.0.2.5 for 365 ms; witness \
+                 agreed: 1 of 1 heard no other MASTER (answered in 412 µs)",
+            ),
+            (
+                Reason::MasterDownWitness {
+                    down: MasterDown::NeverHeard {
+                        waited: Duration::from_millis(365),
+                    },
+                    verdict: WitnessVerdict::NoAnswer {
+                        waited: Duration::from_millis(5),
+                        uninformed: 0,
+                    },
+                },
+                "master down timer expired: no advert for 365 ms; no witness answered within \
+                 5000 µs, taking over as VRRP says (witness-policy available)",
+            ),
         ];
         for (reason, text) in cases {
             assert_eq!(reason.to_string(), text);
+        }
+        let holds = [
+            (
+                WitnessHold::PeerAlive {
+                    src,
+                    priority: 100,
+                    ago: Duration::from_millis(37),
+                },
+                "peer alive but unreachable from here: a witness heard 192.0.2.5 as MASTER \
+                 (priority 100) 37 ms ago; staying BACKUP",
+            ),
+            (
+                WitnessHold::NoAnswerStrict {
+                    waited: Duration::from_millis(5),
+                    uninformed: 1,
+                },
+                "no witness could tell within 5000 µs (1 answered but had listened for less \
+                 than Master_Down_Interval) and witness-policy is strict: staying BACKUP",
+            ),
+        ];
+        for (hold, text) in holds {
+            assert_eq!(hold.to_string(), text);
         }
     }
 }

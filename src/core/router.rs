@@ -384,6 +384,7 @@ mod tests {
             garp_delay: Duration::ZERO,
             garp_refresh: Duration::ZERO,
             checksum: ChecksumMode::PseudoHeader,
+            witness: None,
         }
     }
 

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +26,9 @@ use super::engine::Engine;
 use super::host::Host;
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
 use super::status::{self, Identity, Snapshot, StatusReport};
+use super::witness_sockets::{self, WitnessSockets};
 use super::DaemonError;
-use crate::config::Config;
+use crate::config::{Config, WitnessKey};
 use crate::core::instance::Transmit;
 use crate::core::packet::Family;
 use crate::core::time::Instant as CoreInstant;
@@ -37,6 +39,7 @@ use crate::net::socket::{Received, VrrpSocket};
 use crate::net::{vmac, NetError};
 use crate::sdnotify::{self, Notifier};
 use crate::track::Tracker;
+use crate::witness::proto::Key;
 
 /// How long a clean shutdown waits for the effects, `on-stop` actions and `notify` scripts.
 const HOOKS_DRAIN: Duration = Duration::from_secs(30);
@@ -55,6 +58,8 @@ struct LivePorts {
     links: Vec<(String, bool)>,
     /// Where drained instances are remembered.
     drain_file: PathBuf,
+    /// The UDP sockets witness queries leave from.
+    witness: WitnessSockets,
 }
 
 impl LivePorts {
@@ -96,6 +101,18 @@ impl Ports for LivePorts {
             Some((s, _)) => s.send(&packet.payload, packet.src, packet.dst),
             None => Err(io::Error::new(io::ErrorKind::NotFound, "socket closed")),
         }
+    }
+
+    fn witness_key(&mut self, source: &WitnessKey) -> Result<Key, String> {
+        crate::witness::key::load(source).map_err(|e| e.to_string())
+    }
+
+    fn witness_stamp(&mut self) -> super::ports::Stamp {
+        witness_sockets::stamp()
+    }
+
+    fn send_witness(&mut self, to: SocketAddr, datagram: &[u8]) -> io::Result<()> {
+        self.witness.send(to, datagram)
     }
 
     fn submit(&mut self, effect: Effect) {
@@ -373,6 +390,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     let host = Host::new(links, addrs);
 
     let (pkt_tx, mut pkt_rx) = mpsc::channel(PACKET_QUEUE);
+    let (witness_tx, mut witness_rx) = mpsc::channel(witness_sockets::QUEUE);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let (processed_tx, processed_rx) = watch::channel(0u64);
@@ -421,6 +439,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
         status: status_tx,
         links: Vec::new(),
         drain_file: status::drain_file(&config_path),
+        witness: WitnessSockets::new(witness_tx),
     };
     let (mut tracker, mut track_rx) = Tracker::spawn(&config);
     let count = config.instances.len();
@@ -456,6 +475,9 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             Some(ev) = net_rx.recv() => engine.handle(Input::Net(ev), clock.now()),
             Some(u) = track_rx.recv() => engine.handle(Input::Track(u), clock.now()),
             Some(c) = done_rx.recv() => engine.handle(Input::Done(c), clock.now()),
+            Some((from, datagram)) = witness_rx.recv() => {
+                engine.handle(Input::Witness { from, datagram }, clock.now());
+            }
             Some(req) = req_rx.recv() => answer(&mut engine, req, clock.now()),
             res = clock.expired() => {
                 if let Err(e) = res {

@@ -17,6 +17,7 @@ pub mod reload;
 mod sched;
 mod setup;
 pub mod status;
+mod witness_sockets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

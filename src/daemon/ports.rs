@@ -9,7 +9,9 @@
 //! conformance tests implement it with a recorder.
 
 use std::io;
+use std::net::SocketAddr;
 
+use crate::config::WitnessKey;
 use crate::core::instance::{Transmit, Vip};
 use crate::core::packet::Family;
 use crate::core::router::InstanceId;
@@ -18,6 +20,7 @@ use crate::net::netlink::NetEvent;
 use crate::net::socket::Received;
 use crate::net::NetError;
 use crate::track::TrackUpdate;
+use crate::witness::proto::Key;
 
 use super::status::Snapshot;
 
@@ -44,6 +47,22 @@ pub enum Input {
     Track(TrackUpdate),
     /// Slow work finished.
     Done(Completion),
+    /// A UDP datagram arrived on a witness socket (an answer, if it checks out).
+    Witness {
+        /// Where it came from.
+        from: SocketAddr,
+        /// Its bytes.
+        datagram: Vec<u8>,
+    },
+}
+
+/// What a witness query needs from the world: the wall clock and a fresh random nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// Milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// Never used before.
+    pub nonce: [u8; 16],
 }
 
 /// Slow work, carried out in submission order.
@@ -155,6 +174,12 @@ pub trait Ports {
     fn close_socket(&mut self, socket: SocketId);
     /// Send one advert now (non-blocking).
     fn send(&mut self, socket: SocketId, packet: &Transmit) -> io::Result<()>;
+    /// Read the witness key an instance names (a small local file, at start and reload).
+    fn witness_key(&mut self, source: &WitnessKey) -> Result<Key, String>;
+    /// The wall clock and a fresh nonce for one witness query.
+    fn witness_stamp(&mut self) -> Stamp;
+    /// Send one witness query now (non-blocking); answers come back as [`Input::Witness`].
+    fn send_witness(&mut self, to: SocketAddr, datagram: &[u8]) -> io::Result<()>;
     /// Queue slow work, carried out in submission order.
     fn submit(&mut self, effect: Effect);
     /// Publish the status (state file, `STATUS=` for systemd).

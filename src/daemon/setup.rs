@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::config;
-use crate::core::instance::{Params, Vip, DEFAULT_GARP_DELAY};
+use crate::core::instance::{Params, Vip, WitnessParams, DEFAULT_GARP_DELAY};
 use crate::core::packet::Version;
 
 /// Core parameters for a configured instance whose primary address is `primary`.
@@ -32,6 +32,11 @@ pub fn params_for(cfg: &config::Instance, primary: IpAddr) -> Params {
         garp_delay: DEFAULT_GARP_DELAY,
         garp_refresh: cfg.garp_refresh,
         checksum: cfg.v3_checksum,
+        witness: cfg.witness.as_ref().map(|w| WitnessParams {
+            count: w.addrs.len(),
+            policy: w.policy,
+            timeout: w.timeout,
+        }),
     }
 }
 
@@ -84,6 +89,7 @@ mod tests {
             v3_checksum: ChecksumMode::PseudoHeader,
             notify: None,
             hooks: Hooks::default(),
+            witness: None,
         }
     }
 

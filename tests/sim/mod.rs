@@ -251,6 +251,7 @@ impl Sim {
                     garp_delay: Duration::ZERO,
                     garp_refresh: Duration::ZERO,
                     checksum: ChecksumMode::PseudoHeader,
+                    witness: None,
                 };
                 let mut inst = Instance::new(params.clone());
                 inst.handle(track(r.delta, false), Instant::ZERO);

@@ -2,7 +2,7 @@
 //! (required nodes, version against interval and authentication, address families, repeats).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,19 +12,26 @@ use super::blocks::{hook_block, virtual_ip};
 use super::shape::{entries, for_example, has_child, single, unknown_node, Children, Seen};
 use super::values::{
     addr_of, block_name, duration_of, family, ifname_of, int_of, leaf, leaf_bool, leaf_duration,
-    leaf_int, leaf_string, path_of, string_of, weight_prop, wrong_type, LONG_MAX, WEIGHT_RANGE,
+    leaf_int, leaf_string, path_of, socket_addr_of, string_of, weight_prop, wrong_type, LONG_MAX,
+    WEIGHT_RANGE,
 };
 use super::{Cx, Sp};
 use crate::config::duration::format_duration;
 use crate::config::error::{Problem, ProblemKind as K};
 use crate::config::model::*;
 use crate::config::schema::{did_you_mean, Block, Count, InstanceNode as N};
+use crate::core::instance::WitnessPolicy;
 use crate::core::packet::{ChecksumMode, Version};
+use crate::witness::proto::DEFAULT_PORT;
 
 /// Gratuitous ARP / NA bursts beyond this are a flood, not an announcement.
 const GARP_REPEAT_MAX: i64 = 100;
 /// keepalived caps preempt_delay at 1000 s; so do we.
 const PREEMPT_DELAY_MAX: Duration = Duration::from_secs(1000);
+/// A witness is on the LAN: its answer takes a round trip, and every millisecond waited
+/// delays a real failover while the witness is down.
+const WITNESS_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(1), Duration::from_secs(1));
 
 /// An instance while being parsed, with the spans the cross-checks point at.
 pub(super) struct InstanceDraft {
@@ -51,6 +58,11 @@ pub(super) struct InstanceDraft {
     v3_checksum: Option<ChecksumMode>,
     notify: Option<PathBuf>,
     hooks: Hooks,
+    witnesses: Vec<(SocketAddr, Sp)>,
+    witness_policy: Option<(WitnessPolicy, Sp)>,
+    witness_timeout: Option<(Duration, Sp)>,
+    witness_key_file: Option<(PathBuf, Sp)>,
+    witness_key_credential: Option<(String, Sp)>,
 }
 
 /// `instance "NAME" { ... }`: every node, then the checks within the block; `None` when
@@ -86,6 +98,11 @@ pub(super) fn instance(cx: &mut Cx, node: &KdlNode) -> Option<InstanceDraft> {
         v3_checksum: None,
         notify: None,
         hooks: Hooks::default(),
+        witnesses: Vec::new(),
+        witness_policy: None,
+        witness_timeout: None,
+        witness_key_file: None,
+        witness_key_credential: None,
     };
     let mut seen = Seen::default();
     let no_children = KdlDocument::new();
@@ -223,6 +240,69 @@ pub(super) fn instance(cx: &mut Cx, node: &KdlNode) -> Option<InstanceDraft> {
                             None
                         }
                     };
+                }
+            }
+            N::Witness => {
+                if let Some(e) = leaf(cx, child) {
+                    if let Some(a) = socket_addr_of(cx, name, e, DEFAULT_PORT) {
+                        d.witnesses.push((a, e.span()));
+                    }
+                }
+            }
+            N::WitnessPolicy => {
+                if let Some((policy, span)) = leaf_string(cx, child) {
+                    d.witness_policy = match policy.as_str() {
+                        "available" => Some((WitnessPolicy::Available, span)),
+                        "strict" => Some((WitnessPolicy::Strict, span)),
+                        other => {
+                            let help = match did_you_mean(other, &["available", "strict"]) {
+                                Some(s) => format!("did you mean \"{s}\"?"),
+                                None => "use \"available\" (take over as VRRP says when no witness answers) or \"strict\" (stay BACKUP)".to_string(),
+                            };
+                            cx.report(
+                                Problem::new(
+                                    K::BadValue,
+                                    format!("unknown witness policy \"{}\"", other.escape_debug()),
+                                    span,
+                                    "unknown policy",
+                                )
+                                .help(help),
+                            );
+                            None
+                        }
+                    };
+                }
+            }
+            N::WitnessTimeout => {
+                let (min, max) = WITNESS_TIMEOUT_RANGE;
+                d.witness_timeout = leaf_duration(cx, child, min, max);
+            }
+            N::WitnessKeyFile => {
+                if let Some(e) = leaf(cx, child) {
+                    d.witness_key_file = path_of(cx, name, e).map(|p| (p, e.span()));
+                }
+            }
+            N::WitnessKeyCredential => {
+                if let Some((cred, span)) = leaf_string(cx, child) {
+                    // systemd's credential names are file names in $CREDENTIALS_DIRECTORY.
+                    if cred.is_empty()
+                        || cred.contains('/')
+                        || cred == "."
+                        || cred == ".."
+                        || cred.len() > 255
+                    {
+                        cx.report(
+                            Problem::new(
+                                K::BadValue,
+                                format!("\"{}\" is not a credential name", cred.escape_debug()),
+                                span,
+                                "not a file name",
+                            )
+                            .help("a credential is named as in the unit's `LoadCredential=NAME:/path`: a file name without '/', e.g. \"witness.key\""),
+                        );
+                    } else {
+                        d.witness_key_credential = Some((cred, span));
+                    }
                 }
             }
             N::Notify => {
@@ -423,6 +503,7 @@ fn check_instance(cx: &mut Cx, node: &KdlNode, d: &InstanceDraft) {
             }
         }
     }
+    check_witness(cx, node, d, &this);
     if let (Some((_, span)), true) = (
         d.unicast_source,
         d.peers.is_empty() && !has_child(node, N::UnicastPeer.name()),
@@ -442,10 +523,105 @@ fn check_instance(cx: &mut Cx, node: &KdlNode, d: &InstanceDraft) {
     }
 }
 
+/// The witness settings of one instance, together.
+fn check_witness(cx: &mut Cx, node: &KdlNode, d: &InstanceDraft, this: &str) {
+    let any_witness = !d.witnesses.is_empty() || has_child(node, N::Witness.name());
+    let key_given = d.witness_key_file.is_some()
+        || d.witness_key_credential.is_some()
+        || has_child(node, N::WitnessKeyFile.name())
+        || has_child(node, N::WitnessKeyCredential.name());
+    if let (Some((_, first)), false) = (d.witnesses.first(), key_given) {
+        cx.report(
+            Problem::new(
+                K::Missing,
+                format!("{this} has a witness but no witness key"),
+                *first,
+                "witness without a key",
+            )
+            .help(
+                "add the key the nodes share with their witnesses: `witness-key-file \
+                 \"/etc/vrrp-ha/witness.key\"`, or `witness-key-credential \"witness.key\"` \
+                 with systemd's LoadCredential= (a witness answers only authenticated queries)",
+            ),
+        );
+    }
+    if let (Some((_, file)), Some((_, cred))) = (&d.witness_key_file, &d.witness_key_credential) {
+        cx.report(
+            Problem::new(K::Conflict, "two witness keys", *cred, "second key source")
+                .also(*file, "first key source")
+                .help("give the key once: `witness-key-file` or `witness-key-credential`"),
+        );
+    }
+    if !any_witness {
+        let spans = [
+            (N::WitnessPolicy, d.witness_policy.map(|v| v.1)),
+            (N::WitnessTimeout, d.witness_timeout.map(|v| v.1)),
+            (N::WitnessKeyFile, d.witness_key_file.as_ref().map(|v| v.1)),
+            (
+                N::WitnessKeyCredential,
+                d.witness_key_credential.as_ref().map(|v| v.1),
+            ),
+        ];
+        for (n, span) in spans {
+            if let Some(span) = span {
+                cx.report(
+                    Problem::new(
+                        K::Missing,
+                        format!("`{}` without any `witness`", n.name()),
+                        span,
+                        "no witness to use it for",
+                    )
+                    .help(format!(
+                        "add the witnesses, {}; or remove `{}`",
+                        for_example(N::Witness.name()),
+                        n.name()
+                    )),
+                );
+            }
+        }
+    }
+    let mut seen: HashMap<SocketAddr, Sp> = HashMap::new();
+    for (addr, span) in &d.witnesses {
+        if let Some(first) = seen.insert(*addr, *span) {
+            cx.report(
+                Problem::new(
+                    K::Duplicate,
+                    format!("witness {addr} is listed twice"),
+                    *span,
+                    "again here",
+                )
+                .also(first, "first here")
+                .help("list each witness once"),
+            );
+        }
+    }
+}
+
 impl InstanceDraft {
+    /// The witness settings, when there are witnesses and a key.
+    fn witness(&self) -> Option<Witness> {
+        if self.witnesses.is_empty() {
+            return None;
+        }
+        let key = match (&self.witness_key_file, &self.witness_key_credential) {
+            (Some((p, _)), _) => WitnessKey::File(p.clone()),
+            (None, Some((c, _))) => WitnessKey::Credential(c.clone()),
+            (None, None) => return None,
+        };
+        Some(Witness {
+            addrs: self.witnesses.iter().map(|w| w.0).collect(),
+            policy: self
+                .witness_policy
+                .map_or(WitnessPolicy::Available, |v| v.0),
+            timeout: self.witness_timeout.map_or(WITNESS_TIMEOUT, |v| v.0),
+            key,
+        })
+    }
+
     /// The validated instance, when all required parts are present.
     pub(super) fn finish(self) -> Option<Instance> {
         let d = self;
+        let witness = d.witness();
         Some(Instance {
             name: d.name,
             interface: d.interface?.0,
@@ -469,6 +645,7 @@ impl InstanceDraft {
             v3_checksum: d.v3_checksum.unwrap_or_default(),
             notify: d.notify,
             hooks: d.hooks,
+            witness,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! name, absolute path or block name, and leaf nodes (`NAME VALUE`) of each type.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -186,6 +186,60 @@ pub(super) fn ifname_of(cx: &mut Cx, node: &str, entry: &KdlEntry) -> Option<Str
                 .help("Linux interface names are 1 to 15 characters without '/', ':' or spaces, e.g. \"eth0\""),
         );
         None
+    }
+}
+
+/// A witness's address, `"ADDR"` or `"ADDR:PORT"` (`"[V6]:PORT"`), port `default_port`
+/// when omitted.
+pub(super) fn socket_addr_of(
+    cx: &mut Cx,
+    node: &str,
+    entry: &KdlEntry,
+    default_port: u16,
+) -> Option<SocketAddr> {
+    let text = string_of(cx, node, entry)?;
+    let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<IpAddr>()
+            .ok()
+            .map(|a| SocketAddr::new(a, default_port))
+    });
+    let bad = |cx: &mut Cx, message: String, label: &str| {
+        cx.report(
+            Problem::new(K::BadValue, message, entry.span(), label.to_string()).help(format!(
+                "write a unicast address with an optional port in quotes, e.g. \"192.0.2.10\", \
+                 \"192.0.2.10:{default_port}\" or \"[2001:db8::10]:{default_port}\""
+            )),
+        );
+    };
+    match parsed {
+        Some(a) if a.port() == 0 => {
+            bad(cx, format!("`{node}`: port 0 cannot be asked"), "port 0");
+            None
+        }
+        Some(a)
+            if a.ip().is_unspecified()
+                || a.ip().is_multicast()
+                || a.ip() == IpAddr::from([255, 255, 255, 255]) =>
+        {
+            bad(
+                cx,
+                format!("`{node}`: {} is not a unicast address", a.ip()),
+                "not usable here",
+            );
+            None
+        }
+        Some(a) => Some(a),
+        None => {
+            bad(
+                cx,
+                format!(
+                    "`{node}`: \"{}\" is not an address or an address:port",
+                    text.escape_debug()
+                ),
+                "not an address",
+            );
+            None
+        }
     }
 }
 

@@ -114,11 +114,13 @@ impl<P: Ports> Engine<P> {
                 warn!(vrrp_instance = %name, "drain refused: {why}");
                 self.refusals.push((id, why));
             }
+            Action::AskWitnesses(q) => self.ask_witnesses(id, q),
+            Action::WitnessHold(hold) => self.witness_hold(id, hold),
             Action::StatusChanged => self.dirty = true,
         }
     }
 
-    fn io_logs(&mut self, id: InstanceId) -> &mut super::Logs {
+    pub(super) fn io_logs(&mut self, id: InstanceId) -> &mut super::Logs {
         match self.router.io_mut(id) {
             Some(io) => &mut io.logs,
             None => &mut self.logs,

@@ -41,6 +41,10 @@ pub struct Logs {
     pub send: RateLimit,
     /// Adverts of another router claiming Master.
     pub other_master: RateLimit,
+    /// Witness queries that could not be sent, answers dropped.
+    pub witness: RateLimit,
+    /// The witnesses keeping the instance BACKUP.
+    pub witness_hold: RateLimit,
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 mod act;
 mod bind;
 mod logs;
+mod witness;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -59,6 +60,8 @@ pub struct Io {
     vmac_pending: Option<u32>,
     /// The interface index it was last attached to.
     last_ifindex: Option<u32>,
+    /// Its witnesses, with their key and the question under way.
+    witness: Option<witness::WitnessIo>,
     logs: Logs,
 }
 
@@ -212,10 +215,14 @@ impl<P: Ports> Engine<P> {
             self.fits_host(cfg)?;
         }
         let instances = self.config.instances.clone();
-        for cfg in instances {
+        let mut witnesses = Vec::with_capacity(instances.len());
+        for cfg in &instances {
+            witnesses.push(self.load_witness(cfg)?);
+        }
+        for (cfg, w) in instances.into_iter().zip(witnesses) {
             let t = tracking(&cfg.name);
             let drain = drained.contains(&cfg.name);
-            self.add(cfg, t, drain);
+            self.add(cfg, t, drain, w);
         }
         self.seed_tracked_links();
         self.flush();
@@ -258,7 +265,13 @@ impl<P: Ports> Engine<P> {
     }
 
     /// Add one instance (stopped; drained when it was before) and bind it if it can be.
-    fn add(&mut self, cfg: config::Instance, tracking: Tracking, drained: bool) {
+    fn add(
+        &mut self,
+        cfg: config::Instance,
+        tracking: Tracking,
+        drained: bool,
+        witness: Option<witness::WitnessIo>,
+    ) {
         let params = params_for(&cfg, unspecified(cfg.is_ipv6()));
         let io = Io {
             cfg,
@@ -268,6 +281,7 @@ impl<P: Ports> Engine<P> {
             vmac: None,
             vmac_pending: None,
             last_ifindex: None,
+            witness,
             logs: Logs::default(),
         };
         let (id, _) = self.router.insert(Instance::new(params), io);
@@ -355,6 +369,7 @@ impl<P: Ports> Engine<P> {
                 }
             }
             Input::Done(c) => self.on_done(c),
+            Input::Witness { from, datagram } => self.on_witness(from, &datagram),
         }
         self.flush();
     }
@@ -655,6 +670,13 @@ impl<P: Ports> Engine<P> {
                 warn!(vrrp_instance = %cfg.name, "reload: keeping the old settings: {e}");
                 continue;
             }
+            let mut witness = match self.load_witness(&cfg) {
+                Ok(w) => w,
+                Err(e) => {
+                    warn!(vrrp_instance = %cfg.name, "reload: keeping the old settings: {e}");
+                    continue;
+                }
+            };
             info!(vrrp_instance = %cfg.name, "reload: applying changed settings");
             let primary = self
                 .router
@@ -663,8 +685,17 @@ impl<P: Ports> Engine<P> {
             let params = params_for(&cfg, primary);
             if let Some(io) = self.router.io_mut(id) {
                 io.cfg = cfg;
+                if let Some(w) = witness.as_mut() {
+                    w.carry_over(io.witness.take());
+                }
+                io.witness = witness;
             }
             self.feed(id, Event::Reconfigure(params));
+        }
+        // An unchanged file may name a key file whose key was replaced (a new key rolled
+        // out one node at a time): read the unchanged instances' keys again.
+        for &(_, ni) in &plan.keep {
+            self.reread_witness_key(&new.instances[ni]);
         }
         for &ni in &plan.start {
             let cfg = new.instances[ni].clone();
@@ -672,11 +703,18 @@ impl<P: Ports> Engine<P> {
                 warn!(vrrp_instance = %cfg.name, "reload: cannot start: {e}");
                 continue;
             }
+            let witness = match self.load_witness(&cfg) {
+                Ok(w) => w,
+                Err(e) => {
+                    warn!(vrrp_instance = %cfg.name, "reload: cannot start: {e}");
+                    continue;
+                }
+            };
             info!(vrrp_instance = %cfg.name, "reload: starting instance");
             let t = tracking(&cfg.name);
             // A drained instance re-created by a reload (its identity changed) stays drained.
             let drained = self.drained_before.contains(&cfg.name);
-            self.add(cfg, t, drained);
+            self.add(cfg, t, drained, witness);
         }
         if new.sync_groups != self.config.sync_groups {
             let outputs = self
