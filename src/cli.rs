@@ -267,10 +267,7 @@ fn unit_warnings(cfg: &Config) -> Vec<String> {
     if units.is_empty() {
         return Vec::new();
     }
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Ok(rt) = crate::daemon::runtime() else {
         return Vec::new();
     };
     let Some(found) = rt.block_on(lookup_units(None, &units, UNIT_LOOKUP_TIMEOUT)) else {
@@ -388,10 +385,7 @@ fn import(file: &Path, split: bool, output: &str, config_id: Option<String>) -> 
 
 /// A runtime for the D-Bus client (`None` if one cannot be made: no D-Bus then).
 fn runtime() -> Option<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()
+    crate::daemon::runtime().ok()
 }
 
 /// Every running daemon's status: live over D-Bus, then the state files of those the bus

@@ -141,3 +141,46 @@ pub fn transition(instance: &str, vrid: u8, prev: &str, state: &str, priority: u
         "{instance}: {prev} -> {state} (priority {priority}): {reason}"
     );
 }
+
+/// How often a repeated warning of one kind is logged at most.
+pub const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Logs the first occurrence, then at most once per [`LOG_EVERY`] with the count in between.
+#[derive(Debug, Default)]
+pub struct RateLimit {
+    last: Option<crate::core::time::Instant>,
+    suppressed: u64,
+}
+
+impl RateLimit {
+    /// `Some(suppressed since the last log)` when this occurrence should be logged.
+    pub fn allow(&mut self, now: crate::core::time::Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.saturating_since(last) < LOG_EVERY => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::time::Instant;
+    use std::time::Duration;
+
+    #[test]
+    fn rate_limit_logs_first_then_counts() {
+        let t0 = Instant::from_millis(1000);
+        let mut rl = RateLimit::default();
+        assert_eq!(rl.allow(t0), Some(0));
+        assert_eq!(rl.allow(t0 + Duration::from_secs(1)), None);
+        assert_eq!(rl.allow(t0 + Duration::from_secs(2)), None);
+        assert_eq!(rl.allow(t0 + LOG_EVERY), Some(2));
+    }
+}

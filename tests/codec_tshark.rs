@@ -5,6 +5,8 @@
 //! tshark really checks. Needs tshark: fails without it when `CI` is set,
 //! else skips with a printed reason.
 
+mod prereq;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,18 +27,12 @@ fn src6() -> Ipv6Addr {
 
 /// tshark, or None when the test should skip (outside CI only).
 fn tshark() -> Option<&'static str> {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some("tshark");
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("tshark is missing (apt-get install -y --no-install-recommends tshark)");
-    }
-    eprintln!("SKIP codec_tshark: tshark is not installed");
-    None
+    prereq::require(
+        "codec_tshark",
+        prereq::runs("tshark"),
+        "tshark is missing (apt-get install -y --no-install-recommends tshark)",
+    )
+    .then_some("tshark")
 }
 
 /// Ethernet + IP framing of a VRRP message, as the kernel would send it.

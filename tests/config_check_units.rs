@@ -3,6 +3,7 @@
 //! found through `DBUS_SYSTEM_BUS_ADDRESS` as the system bus would be.
 
 mod fake_systemd;
+mod prereq;
 
 use std::time::{Duration, Instant};
 

@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod prereq;
+
 const VIP: &str = "192.0.2.200";
 
-/// Skip (or fail under CI) when the test cannot run here.
+/// Why the test cannot run here, if it cannot.
 fn prerequisites() -> Result<(), String> {
     if !nix::unistd::Uid::effective().is_root() {
         return Err("needs root (network namespaces, raw sockets)".into());
@@ -25,13 +27,6 @@ fn prerequisites() -> Result<(), String> {
         return Err("needs iproute2's `ip`".into());
     }
     Ok(())
-}
-
-fn skip_or_fail(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("daemon_smoke cannot run under CI: {reason}");
-    }
-    eprintln!("SKIP daemon_smoke: {reason}");
 }
 
 fn sh(args: &[&str]) {
@@ -213,8 +208,7 @@ fn carrier(ns: &str, dev: &str) -> bool {
 
 #[test]
 fn two_daemons_elect_one_master_and_fail_over_on_sigterm() {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let pid = std::process::id();
@@ -257,8 +251,7 @@ fn two_daemons_elect_one_master_and_fail_over_on_sigterm() {
 
 #[test]
 fn sighup_keeps_invalid_config_out_and_applies_priority() {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let pid = std::process::id();
@@ -313,8 +306,7 @@ fn group_config(iface: &str, priority: u8, fault_file: Option<&Path>) -> String 
 
 #[test]
 fn sync_group_member_fault_moves_the_whole_group() {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let pid = std::process::id();
@@ -350,8 +342,7 @@ fn link_exists(ns: &str, name: &str) -> bool {
 
 #[test]
 fn use_vmac_carries_the_vip_and_is_removed_on_exit() {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let pid = std::process::id();
@@ -392,8 +383,7 @@ fn use_vmac_carries_the_vip_and_is_removed_on_exit() {
 /// peer uses the other form says so, naming the setting that fixes it.
 #[test]
 fn a_peer_with_the_other_v3_checksum_form_is_named_in_the_log() {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let pid = std::process::id();
@@ -521,8 +511,7 @@ const VIP6: &str = "2001:db8::200";
 /// See the tests above; `vmac`: the interface the VIP goes on with `use-vmac`; `ipv6`: add
 /// an IPv6 instance (same vrid, its own family) that must follow too.
 fn relink_scenario(tag: &str, vmac: Option<&str>, ipv6: bool) {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let mut lab = Lab::new(tag);
@@ -612,8 +601,7 @@ fn relink_scenario(tag: &str, vmac: Option<&str>, ipv6: bool) {
 /// partition that made both MASTER, the two must converge again.
 #[test]
 fn two_vmac_masters_hear_each_other_and_converge() {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let mut lab = Lab::new("vh2v");
@@ -683,8 +671,7 @@ fn two_vmac_masters_hear_each_other_and_converge() {
 /// six times the peer's Master_Down_Interval).
 #[test]
 fn a_reload_waiting_for_a_link_local_address_stalls_no_other_instance() {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let pid = std::process::id();
@@ -801,8 +788,7 @@ fn policies(pid: u32) -> Vec<(u32, u32)> {
 /// `realtime-priority 0` leaves the loop normal too.
 #[test]
 fn the_event_loop_runs_at_real_time_priority_and_nothing_else_does() {
-    if let Err(reason) = prerequisites() {
-        skip_or_fail(&reason);
+    if !prereq::go_on("daemon_smoke", prerequisites().err()) {
         return;
     }
     let pid = std::process::id();

@@ -19,6 +19,8 @@
 //! (package systemd): without them the third test fails when `CI` is set and skips
 //! with a reason otherwise. All take well under a second.
 
+mod prereq;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -159,17 +161,6 @@ impl Drop for Bus {
     }
 }
 
-/// Whether `tool` is an executable on `PATH` (dbus-monitor has no --version).
-fn have(tool: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join(tool))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-    })
-}
-
 /// Why the test cannot run here, if it cannot.
 fn missing(needs_root: bool) -> Option<String> {
     if needs_root && !nix::unistd::Uid::effective().is_root() {
@@ -183,30 +174,16 @@ fn missing(needs_root: bool) -> Option<String> {
         ("dbus-monitor", "dbus"),
         ("busctl", "systemd"),
     ] {
-        if !have(tool) {
+        if !prereq::on_path(tool) {
             return Some(format!("needs {tool} (apt-get install {package})"));
         }
     }
     None
 }
 
-/// True when the test should go on; panics under `CI` when it cannot.
-fn can_run(test: &str, needs_root: bool) -> bool {
-    match missing(needs_root) {
-        None => true,
-        Some(why) if std::env::var_os("CI").is_some() => {
-            panic!("{test} cannot run under CI: {why}")
-        }
-        Some(why) => {
-            eprintln!("SKIP {test}: {why}");
-            false
-        }
-    }
-}
-
 #[test]
 fn dbus_daemon_accepts_the_policy_file() {
-    if !can_run("dbus_daemon_accepts_the_policy_file", false) {
+    if !prereq::go_on("dbus_daemon_accepts_the_policy_file", missing(false)) {
         return;
     }
     let dir = Scratch::new("dbus-policy-syntax");
@@ -398,7 +375,7 @@ const INSTANCE_IFACE: &str = "io.vrrpha.Instance1";
 
 #[tokio::test]
 async fn root_owns_and_calls_anyone_reads() {
-    if !can_run("root_owns_and_calls_anyone_reads", true) {
+    if !prereq::go_on("root_owns_and_calls_anyone_reads", missing(true)) {
         return;
     }
     let dir = Scratch::new("dbus-policy-access");

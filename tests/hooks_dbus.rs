@@ -2,6 +2,7 @@
 //! (tests/fake_systemd), driven by the real zbus client in `vrrp_ha::hooks::systemd`.
 
 mod fake_systemd;
+mod prereq;
 
 use std::time::{Duration, Instant};
 

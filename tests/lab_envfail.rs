@@ -12,6 +12,7 @@
 mod fake_systemd;
 mod hostile;
 mod lab;
+mod prereq;
 
 use std::collections::HashMap;
 use std::fs;
@@ -32,24 +33,11 @@ fn setup(test: &str, needs: &[&str]) -> Option<Lab> {
     if !lab::require_lab(test, false) {
         return None;
     }
-    let missing: Vec<&str> = needs
-        .iter()
-        .copied()
-        .filter(|t| {
-            !std::process::Command::new(t)
-                .arg("--version")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect();
-    if !missing.is_empty() {
-        let why = format!("{test}: prerequisites missing: {}", missing.join(", "));
-        if std::env::var_os("CI").is_some() {
-            panic!("{why}");
-        }
-        eprintln!("SKIP {why}");
+    let missing: Vec<&str> = needs.iter().copied().filter(|t| !prereq::runs(t)).collect();
+    if !prereq::go_on(
+        test,
+        (!missing.is_empty()).then(|| format!("prerequisites missing: {}", missing.join(", "))),
+    ) {
         return None;
     }
     Some(Lab::with_prefix(test, "vhho"))

@@ -5,6 +5,7 @@
 //! keepalived on both sides, which proves the harness and the bounds independently.
 
 mod lab;
+mod prereq;
 
 use lab::{
     holds_for, vip_of, wait_until, wait_until_from, Host, Impl, Lab, Vrrp, SLACK, VIP4, VIP6,

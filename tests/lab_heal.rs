@@ -15,43 +15,12 @@
 //! a reason (or fails under `CI`) without them.
 
 mod lab;
+mod prereq;
 
 use std::time::{Duration, Instant};
 
-use lab::{vip_of, wait_until, wait_until_from, Host, Impl, Lab, Vrrp, SLACK};
+use lab::{vip_of, wait_until, wait_until_from, Host, Impl, Lab, Rng, Vrrp, SLACK};
 use Host::{Client, Lb1, Lb2};
-
-/// A small deterministic generator (xorshift), so a failing round can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env() -> Rng {
-        let seed = std::env::var("VH_HEAL_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(1, |d| d.as_nanos() as u64)
-            })
-            | 1;
-        println!("seed {seed} (VH_HEAL_SEED={seed} replays it)");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Uniform in [lo, hi).
-    fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
-        let span = (hi - lo).as_micros() as u64;
-        lo + Duration::from_micros(self.next() % span.max(1))
-    }
-}
 
 /// Rounds of partition and heal.
 const ROUNDS: usize = 30;
@@ -97,7 +66,7 @@ fn heal_rounds(test: &str, use_vmac: bool, follow: Follow) {
         Follow::SwitchPort => lab.fdb_port(&vmac).as_deref() == Some("lb1"),
     };
     let bound = c1.advert + Duration::from_millis(50);
-    let mut rng = Rng::from_env();
+    let mut rng = Rng::from_env("VH_HEAL_SEED");
     let mut times = Vec::new();
     let mut on_loser = 0;
     for round in 1..=ROUNDS {
@@ -253,7 +222,13 @@ fn h4_heal_with_keepalived_as_the_loser() {
 /// the client. After its back-off lb1 rejoins as a BACKUP that does not preempt.
 #[test]
 fn h5_a_master_that_cannot_install_its_vip_steps_down() {
-    if !lab::require_lab("h5_step_down", false) || !have("capsh") {
+    if !lab::require_lab("h5_step_down", false)
+        || !prereq::require(
+            "h5_step_down",
+            prereq::on_path("capsh"),
+            "capsh is not installed (Debian package libcap2-bin)",
+        )
+    {
         return;
     }
     let lab = Lab::new("h5_step_down");
@@ -354,18 +329,4 @@ fn h6_a_vip_removed_from_under_the_master_is_put_back() {
     );
     assert!(back < c1.advert + SLACK, "took {back:?}");
     assert!(lab.is_sole_master(Lb1, vip));
-}
-
-fn have(tool: &str) -> bool {
-    let found = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        .iter()
-        .any(|d| std::path::Path::new(d).join(tool).is_file());
-    if !found {
-        let why = format!("{tool} is not installed (Debian package libcap2-bin)");
-        if std::env::var_os("CI").is_some() {
-            panic!("{why}");
-        }
-        eprintln!("SKIP {why}");
-    }
-    found
 }

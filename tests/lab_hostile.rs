@@ -14,6 +14,7 @@
 
 mod hostile;
 mod lab;
+mod prereq;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

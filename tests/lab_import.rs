@@ -7,6 +7,7 @@
 //! two keepalived nodes do with these files (the controls run keepalived on both).
 
 mod lab;
+mod prereq;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@
 //! the other's packets.
 
 mod lab;
+mod prereq;
 
 use lab::{
     grep_log, holds_for, vip_of, wait_until, wait_until_from, Host, Impl, Lab, Proc, Vrrp, SLACK,

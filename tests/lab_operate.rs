@@ -16,6 +16,7 @@
 //! a reason (or fails under `CI`) without them.
 
 mod lab;
+mod prereq;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -28,28 +29,19 @@ use Host::{Lb1, Lb2};
 const NOBODY: u32 = 65534;
 const METRICS: &str = "http://127.0.0.1:9650/metrics";
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn setup(test: &str) -> Option<Lab> {
     if !lab::require_lab(test, false) {
         return None;
     }
     let missing: Vec<&str> = ["dbus-daemon", "curl", "promtool"]
         .into_iter()
-        .filter(|t| !have(t))
+        .filter(|t| !prereq::on_path(t))
         .collect();
-    if !missing.is_empty() {
-        let why = format!("{test}: needs {missing:?} (packages dbus, curl, prometheus)");
-        if std::env::var_os("CI").is_some() {
-            panic!("{why}");
-        }
-        eprintln!("SKIP {why}");
+    if !prereq::go_on(
+        test,
+        (!missing.is_empty())
+            .then(|| format!("needs {missing:?} (packages dbus, curl, prometheus)")),
+    ) {
         return None;
     }
     Some(Lab::new_prefixed("vhop", test))

@@ -8,6 +8,7 @@
 //! with a reason (or fails under `CI`) without them.
 
 mod lab;
+mod prereq;
 
 use lab::{holds_for, read_log, wait_until, wait_until_from, Host, Lab, Proc, Vrrp, SLACK, VIP4};
 use std::fs;

@@ -15,6 +15,7 @@
 
 mod hostile;
 mod lab;
+mod prereq;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

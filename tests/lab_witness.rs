@@ -16,13 +16,14 @@
 //! prerequisites); skips with a reason (or fails under `CI`) without them.
 
 mod lab;
+mod prereq;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lab::{vip_of, wait_until, Host, Lab, Proc, Vrrp, SLACK};
+use lab::{vip_of, wait_until, Host, Lab, Proc, Rng, Vrrp, SLACK};
 use Host::{Client, Lb1, Lb2};
 
 /// Rounds of partition.
@@ -35,33 +36,6 @@ const PORT: u16 = 5112;
 const WITNESS_BOUND: Duration = Duration::from_millis(5);
 /// `witness-timeout`'s default, which the lab's configurations keep.
 const DEADLINE: Duration = Duration::from_millis(5);
-
-/// A small deterministic generator (xorshift), so a failing round can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env() -> Rng {
-        let seed = std::env::var("VH_WITNESS_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(1, |d| d.as_nanos() as u64)
-            })
-            | 1;
-        println!("seed {seed} (VH_WITNESS_SEED={seed} replays it)");
-        Rng(seed)
-    }
-
-    fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        let span = (hi - lo).as_micros() as u64;
-        lo + Duration::from_micros(self.0 % span.max(1))
-    }
-}
 
 /// The lab, its shared key, and the two configurations with the witness in them.
 struct Setup {
@@ -258,7 +232,7 @@ fn w1_a_witness_stops_two_node_split_brain_and_costs_a_failover_one_round_trip()
     let vip = vip_of(&s.c1);
     let witness = s.start_witness();
     let (mut d1, d2) = s.converge();
-    let mut rng = Rng::from_env();
+    let mut rng = Rng::from_env("VH_WITNESS_SEED");
     let started = Instant::now();
     let mut split = 0;
     let mut holds = 0;

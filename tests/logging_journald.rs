@@ -5,6 +5,8 @@
 //! temp dir holding our datagram socket is bind-mounted over /run/systemd/journal.
 //! That exercises the real `logging::init` path, unchanged.
 
+mod prereq;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -31,28 +33,14 @@ fn child_logs_a_transition() {
     );
 }
 
-/// Skips (or fails in CI) a test whose prerequisite is missing.
-fn require(ok: bool, what: &str) -> bool {
-    if ok {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("prerequisite missing in CI: {what}");
-    }
-    eprintln!("SKIP: {what}");
-    false
-}
-
 fn prerequisites() -> bool {
-    require(
-        nix::unistd::Uid::effective().is_root(),
+    prereq::require(
+        "logging_journald",
+        prereq::is_root(),
         "a private mount namespace needs root",
-    ) && require(
-        Command::new("unshare")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success()),
+    ) && prereq::require(
+        "logging_journald",
+        prereq::runs("unshare"),
         "unshare (util-linux) installed",
     )
 }

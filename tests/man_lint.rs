@@ -1,6 +1,8 @@
 //! The man pages lint clean with both mandoc and groff, and document what the
 //! code pins: every config node and every journal field.
 
+mod prereq;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -14,13 +16,11 @@ fn page(path: &str) -> (PathBuf, String) {
 
 /// Whether `tool` runs at all; without it the test fails in CI and skips elsewhere.
 fn require(tool: &str, package: &str) -> bool {
-    if Command::new(tool).arg("--version").output().is_ok() {
-        return true;
-    }
-    let why = format!("{tool} not found (Debian package {package})");
-    assert!(std::env::var_os("CI").is_none(), "{why}");
-    eprintln!("skipped: {why}");
-    false
+    prereq::require(
+        "man_lint",
+        prereq::on_path(tool),
+        &format!("{tool} not found (Debian package {package})"),
+    )
 }
 
 /// Runs a linter on every page; any output at all is a finding.

@@ -5,6 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod prereq;
 mod track_common;
 use track_common::{next_update, wait_for, write_script};
 use vrrp_ha::config::{Script, TrackScript};
@@ -12,18 +13,6 @@ use vrrp_ha::track::{check_script_security, InstanceTracks, SecurityError, Track
 
 fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
-}
-
-/// Skips (or fails in CI) a test whose prerequisite is missing.
-fn require(ok: bool, what: &str) -> bool {
-    if ok {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("prerequisite missing in CI: {what}");
-    }
-    eprintln!("SKIP: {what}");
-    false
 }
 
 /// A temp dir readable by everyone (scripts may run as another user).
@@ -238,11 +227,15 @@ wait"#,
 
 #[tokio::test]
 async fn runs_as_the_configured_user() {
-    if !require(is_root(), "running a script as another user needs root") {
+    if !prereq::require(
+        "track_script",
+        is_root(),
+        "running a script as another user needs root",
+    ) {
         return;
     }
     let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
-        assert!(require(false, "user nobody exists"));
+        assert!(prereq::require("track_script", false, "user nobody exists"));
         return;
     };
     let dir = tempdir();
@@ -313,7 +306,8 @@ fn security_rule_matches_keepalived() {
         Err(SecurityError::Access { .. })
     ));
 
-    if !require(
+    if !prereq::require(
+        "track_script",
         is_root(),
         "ownership cases need root (files here belong to us)",
     ) {
@@ -351,7 +345,8 @@ fn security_rule_matches_keepalived() {
 
 #[tokio::test]
 async fn refused_script_never_runs_and_counts_as_failing() {
-    if !require(
+    if !prereq::require(
+        "track_script",
         is_root(),
         "script security applies only when running as root",
     ) {

@@ -185,15 +185,7 @@ impl ConfigError {
         if self.has_long_lines() {
             return self.render_clipped();
         }
-        let theme = if colour {
-            GraphicalTheme::unicode()
-        } else {
-            GraphicalTheme::unicode_nocolor()
-        };
-        let handler = GraphicalReportHandler::new_themed(theme)
-            .with_links(false)
-            .with_urls(false)
-            .with_width(RENDER_WIDTH);
+        let handler = report_handler(colour);
         let mut out = String::new();
         if handler.render_report(&mut out, self).is_err() {
             // Rendering into a String only fails on a broken Display impl; fall back to plain text.
@@ -322,4 +314,18 @@ pub enum LoadError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Invalid(#[from] ConfigError),
+}
+
+/// The miette renderer of every vrrp-ha diagnostic: unicode, ANSI colours when `colour`,
+/// no hyperlinks (a terminal or a journal shows them as noise), wrapped at [`RENDER_WIDTH`].
+pub fn report_handler(colour: bool) -> GraphicalReportHandler {
+    let theme = if colour {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    GraphicalReportHandler::new_themed(theme)
+        .with_links(false)
+        .with_urls(false)
+        .with_width(RENDER_WIDTH)
 }

@@ -22,10 +22,12 @@ mod nesting;
 mod parse;
 pub mod schema;
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 pub use error::{
-    ConfigError, LoadError, Problem, ProblemKind, LONG_LINE, MAX_RENDERED, RENDER_WIDTH,
+    report_handler, ConfigError, LoadError, Problem, ProblemKind, LONG_LINE, MAX_RENDERED,
+    RENDER_WIDTH,
 };
 pub use model::*;
 pub use parse::parse_str;
@@ -73,4 +75,30 @@ impl Config {
             count(self.virtual_ip_count(), "virtual IP", "virtual IPs")
         )
     }
+}
+
+/// `s` as a quoted KDL string, with every control and bidi character escaped so the
+/// text reads as it parses.
+pub fn kdl_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control()
+                || matches!(c, '\u{200E}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

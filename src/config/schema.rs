@@ -144,11 +144,11 @@ nodes! {
         Notify = "notify", Once, "notify \"/etc/vrrp-ha/notify.sh\"";
         OnMaster = "on-master", Once, "on-master { reload \"nginx.service\" }",
             keepalived "notify_master";
-        OnBackup = "on-backup", Once, "on-master { reload \"nginx.service\" }",
+        OnBackup = "on-backup", Once, "on-backup { start \"sorry-page.service\" }",
             keepalived "notify_backup";
-        OnFault = "on-fault", Once, "on-master { reload \"nginx.service\" }",
+        OnFault = "on-fault", Once, "on-fault { exec \"/etc/vrrp-ha/page-oncall.sh\" }",
             keepalived "notify_fault";
-        OnStop = "on-stop", Once, "on-master { reload \"nginx.service\" }",
+        OnStop = "on-stop", Once, "on-stop { stop \"sorry-page.service\" }",
             keepalived "notify_stop";
     }
 }
@@ -178,11 +178,11 @@ nodes! {
         Notify = "notify", Once, "notify \"/etc/vrrp-ha/notify.sh\"";
         OnMaster = "on-master", Once, "on-master { reload \"nginx.service\" }",
             keepalived "notify_master";
-        OnBackup = "on-backup", Once, "on-master { reload \"nginx.service\" }",
+        OnBackup = "on-backup", Once, "on-backup { start \"sorry-page.service\" }",
             keepalived "notify_backup";
-        OnFault = "on-fault", Once, "on-master { reload \"nginx.service\" }",
+        OnFault = "on-fault", Once, "on-fault { exec \"/etc/vrrp-ha/page-oncall.sh\" }",
             keepalived "notify_fault";
-        OnStop = "on-stop", Once, "on-master { reload \"nginx.service\" }",
+        OnStop = "on-stop", Once, "on-stop { stop \"sorry-page.service\" }",
             keepalived "notify_stop";
     }
 }
@@ -192,9 +192,9 @@ nodes! {
     pub const HOOK;
     /// An action inside an `on-master`/`on-backup`/`on-fault`/`on-stop` block.
     enum HookNode {
-        Start = "start", Many, "reload \"nginx.service\"";
-        Stop = "stop", Many, "reload \"nginx.service\"";
-        Restart = "restart", Many, "reload \"nginx.service\"";
+        Start = "start", Many, "start \"sorry-page.service\"";
+        Stop = "stop", Many, "stop \"sorry-page.service\"";
+        Restart = "restart", Many, "restart \"nginx.service\"";
         Reload = "reload", Many, "reload \"nginx.service\"";
         Exec = "exec", Many, "exec \"/usr/bin/curl\" \"-fsS\" \"http://127.0.0.1/\"",
             keepalived "script";
@@ -375,6 +375,23 @@ mod tests {
         assert_eq!(did_you_mean("zzzzzz", INSTANCE), None);
         assert_eq!(did_you_mean("devv", &["dev", "label"]), Some("dev"));
         assert_eq!(did_you_mean("device", &["dev", "label"]), Some("dev"));
+    }
+
+    #[test]
+    fn every_example_shows_its_own_node() {
+        for info in [
+            TopNode::INFO,
+            InstanceNode::INFO,
+            ScriptNode::INFO,
+            SyncGroupNode::INFO,
+            HookNode::INFO,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let first = info.example.split([' ', '{']).next();
+            assert_eq!(first, Some(info.name), "example of `{}`", info.name);
+        }
     }
 
     #[test]

@@ -58,17 +58,30 @@ pub fn init_logging(level: tracing::Level) {
 /// Run the daemon for `config` (read from `config_path`) until SIGTERM / SIGINT.
 pub fn run(config_path: PathBuf, config: Config, log_level: tracing::Level) -> ExitCode {
     init_logging(log_level);
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    block_on_to_exit(live::run(config_path, config))
+}
+
+/// The single-threaded runtime every vrrp-ha process runs on: one event loop, so the
+/// order of events is the order they were read.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
+}
+
+/// Run `main` on [`runtime`]; its error, or a runtime that cannot start, is logged and
+/// ends the process with a failure.
+pub fn block_on_to_exit<E: std::fmt::Display>(
+    main: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
+    let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the tokio runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(live::run(config_path, config)) {
+    match rt.block_on(main) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

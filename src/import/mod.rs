@@ -17,7 +17,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use miette::{Diagnostic, LabeledSpan, NamedSource};
 
 pub use emit::OutFile;
 
@@ -143,15 +143,7 @@ impl Import {
 
     /// Renders every diagnostic, with ANSI colours when `colour`.
     pub fn render_with(&self, colour: bool) -> String {
-        let theme = if colour {
-            GraphicalTheme::unicode()
-        } else {
-            GraphicalTheme::unicode_nocolor()
-        };
-        let handler = GraphicalReportHandler::new_themed(theme)
-            .with_links(false)
-            .with_urls(false)
-            .with_width(crate::config::RENDER_WIDTH);
+        let handler = crate::config::report_handler(colour);
         let mut out = String::new();
         for d in &self.diags {
             let shown = Shown::new(d, &self.files);

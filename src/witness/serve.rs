@@ -19,6 +19,7 @@ use super::key::{self, KeyError};
 use super::listener::{Listener, Refused};
 use super::proto::{Key, QUERY_LEN};
 use crate::core::time::Instant;
+use crate::logging::RateLimit;
 use crate::net::socket::{Received, VrrpSocket};
 use crate::sdnotify::{self, Notifier};
 
@@ -66,9 +67,6 @@ pub enum ServeError {
     Setup(std::io::Error),
 }
 
-/// How often the log says the same kind of refusal at most.
-const LOG_EVERY: Duration = Duration::from_secs(10);
-
 /// Run the witness until SIGTERM / SIGINT.
 pub fn run(opts: Options, level: tracing::Level) -> ExitCode {
     crate::daemon::init_logging(level);
@@ -83,23 +81,7 @@ pub fn run(opts: Options, level: tracing::Level) -> ExitCode {
             };
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(serve(opts, keys)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::daemon::block_on_to_exit(serve(opts, keys))
 }
 
 fn load_keys(files: &[PathBuf]) -> Result<Vec<Key>, KeyError> {
@@ -126,28 +108,6 @@ async fn tick_opt(iv: &mut Option<tokio::time::Interval>) {
             iv.tick().await;
         }
         None => std::future::pending().await,
-    }
-}
-
-/// Logs one kind of message at most once per [`LOG_EVERY`], with the count in between.
-#[derive(Default)]
-struct Quiet {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl Quiet {
-    fn allow(&mut self, now: Instant) -> Option<u64> {
-        match self.last {
-            Some(last) if now.saturating_since(last) < LOG_EVERY => {
-                self.suppressed += 1;
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.suppressed))
-            }
-        }
     }
 }
 
@@ -199,9 +159,9 @@ async fn serve(opts: Options, keys: Vec<Key>) -> Result<(), ServeError> {
     let mut watchdog = sdnotify::watchdog_interval().map(tokio::time::interval);
     // One byte more than a query tells an oversized datagram apart.
     let mut buf = vec![0u8; QUERY_LEN + 1];
-    let mut quiet_refused = Quiet::default();
-    let mut quiet_send = Quiet::default();
-    let mut quiet_recv = Quiet::default();
+    let mut quiet_refused = RateLimit::default();
+    let mut quiet_send = RateLimit::default();
+    let mut quiet_recv = RateLimit::default();
     let mut last_status = (u64::MAX, u64::MAX);
     loop {
         tokio::select! {
@@ -267,7 +227,12 @@ async fn serve(opts: Options, keys: Vec<Key>) -> Result<(), ServeError> {
     Ok(())
 }
 
-fn heard(listener: &mut Listener, r: std::io::Result<Received>, now: Instant, quiet: &mut Quiet) {
+fn heard(
+    listener: &mut Listener,
+    r: std::io::Result<Received>,
+    now: Instant,
+    quiet: &mut RateLimit,
+) {
     match r {
         Ok(p) => {
             if let Err(why) = listener.advert(p.src, p.dst, p.ttl, &p.payload, now) {
@@ -284,7 +249,7 @@ fn heard(listener: &mut Listener, r: std::io::Result<Received>, now: Instant, qu
 
 /// Refusals an operator should hear of (a wrong key, a clock off) are warnings; floods
 /// are debug lines; both rate-limited together.
-fn refused(quiet: &mut Quiet, from: SocketAddr, why: Refused, now: Instant) {
+fn refused(quiet: &mut RateLimit, from: SocketAddr, why: Refused, now: Instant) {
     let Some(suppressed) = quiet.allow(now) else {
         return;
     };

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+use crate::prereq;
+
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -19,6 +21,52 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// A small deterministic generator (xorshift64*), so that a printed seed replays a run.
+pub struct Rng {
+    state: u64,
+    /// The seed it started from.
+    pub seed: u64,
+}
+
+impl Rng {
+    /// Seeded from the environment variable `var`, or from the clock; the seed is printed
+    /// with the line that replays it.
+    pub fn from_env(var: &str) -> Rng {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            })
+            | 1;
+        println!("seed {seed} (replay with {var}={seed})");
+        Rng { state: seed, seed }
+    }
+
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A duration in `lo..hi`.
+    pub fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
+        let span = (hi - lo).as_micros().max(1) as u64;
+        lo + Duration::from_micros(self.next() % span)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
 
 /// The IPv4 virtual address the lab's VRRP instances share.
 pub const VIP4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
@@ -334,8 +382,7 @@ impl Vrrp {
 /// otherwise print a skip reason; returns whether the test should run.
 pub fn require_lab(test: &str, needs_keepalived: bool) -> bool {
     let mut missing = Vec::new();
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !prereq::is_root() {
         missing.push("root".to_string());
     }
     let mut tools = vec!["ip", "nginx", "tcpdump", "nft", "curl", "sysctl"];
@@ -343,27 +390,14 @@ pub fn require_lab(test: &str, needs_keepalived: bool) -> bool {
         tools.push("keepalived");
     }
     for t in tools {
-        if find_tool(t).is_none() {
+        if !prereq::on_path(t) {
             missing.push(t.to_string());
         }
     }
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("{test}: lab prerequisites missing: {}", missing.join(", "));
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("SKIP {why}");
-    false
-}
-
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin"].iter().map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    prereq::go_on(
+        test,
+        (!missing.is_empty()).then(|| format!("lab prerequisites missing: {}", missing.join(", "))),
+    )
 }
 
 /// Polls `cond` every 10 ms until it holds (returns the elapsed time) or `limit` passes.

@@ -281,36 +281,19 @@ fn split_argv(node: &str, argv: &[String]) -> String {
         _ => {
             return format!(
                 "this command needs a shell; run one: `{node} \"/bin/sh\" \"-c\" {}`",
-                kdl_string(&argv[0])
+                crate::config::kdl_string(&argv[0])
             )
         }
     };
     let split: Vec<String> = words
         .iter()
         .chain(&argv[1..])
-        .map(|w| kdl_string(w))
+        .map(|w| crate::config::kdl_string(w))
         .collect();
     format!(
         "each argument is a string of its own: `{node} {}`",
         split.join(" ")
     )
-}
-
-/// `s` as a quoted KDL string.
-fn kdl_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// `script "NAME" { ... }`, with defaults filled in, and the span of its name.
