@@ -378,6 +378,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     if !verdict.refused.is_empty() {
         return Err(DaemonError::InsecureScripts(verdict.refused.join("; ")));
     }
+    super::sched::trim_heap();
     super::sched::apply(&config);
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
@@ -639,6 +640,7 @@ fn apply_reload(
             // Script results, file values and link states carry over: no priority flap.
             tracker.reload(&new);
             engine.reload(new, |name| tracker.tracking(name), now);
+            super::sched::trim_heap();
         }
         Err(why) => warn!("{why}"),
     }

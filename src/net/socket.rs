@@ -81,6 +81,29 @@ fn setsockopt_int(
     }
 }
 
+/// The receive buffer asked for: 255 instances at 100 ms are 2,550 adverts a second,
+/// and the kernel's default (`net.core.rmem_default`, 208 KiB: a few hundred adverts
+/// with the kernel's overhead for each) holds about a tenth of a second of them; a loop
+/// busy for longer (start-up, a reload) would lose adverts and take instances over.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Ask for [`RECEIVE_BUFFER`]: SO_RCVBUFFORCE passes `net.core.rmem_max` with
+/// CAP_NET_ADMIN (which the daemon has); without it SO_RCVBUF gets what the limit allows.
+fn set_receive_buffer(sock: &Socket) {
+    let size = libc::c_int::try_from(RECEIVE_BUFFER).unwrap_or(libc::c_int::MAX);
+    if setsockopt_int(
+        sock.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUFFORCE,
+        size,
+    )
+    .is_err()
+    {
+        // Best effort: the default buffer still works, only with less room for a busy loop.
+        let _ = sock.set_recv_buffer_size(RECEIVE_BUFFER);
+    }
+}
+
 /// What every IPv4 VRRP sender needs: TTL 255 (RFC 3768 / RFC 9568 section 5.1.1.3),
 /// the internetwork-control TOS keepalived uses, no loopback of our own adverts, and
 /// multicast out of the right interface.
@@ -191,6 +214,7 @@ impl VrrpSocket {
     ) -> Result<VrrpSocket, NetError> {
         sock.set_nonblocking(true)
             .map_err(|e| NetError::io(format!("VRRP socket on {ifname}: O_NONBLOCK"), e))?;
+        set_receive_buffer(&sock);
         // Readable only: sends are non-blocking sendmsg calls that never wait, and a
         // writable interest would wake the loop after every advert sent.
         // SAFETY: the Socket owns its fd and AsyncFd owns the Socket, so the fd stays open
