@@ -33,10 +33,12 @@ cd "$(dirname "$0")/.."
 #   gcc, libc6-dev            the linker cargo needs
 #   debootstrap,              a Debian 12 root file system booted with
 #   systemd-container         systemd-nspawn: the units on a real systemd
+#   python3, strace           the benchmark suite's dry run and smoke run
+#                             (tests/bench_smoke.rs; benches/run itself is not run here)
 PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
-    debootstrap systemd-container
+    debootstrap systemd-container python3 strace
 )
 
 STEPS=()
