@@ -856,6 +856,7 @@ class Mode:
     profile_s: float
     profile_at: list[tuple[int, int]]
     settle_s: float
+    settle_limit_s: float = 30  # how long scale waits for all instances to settle
 
 
 def modes() -> dict[str, Mode]:
@@ -879,7 +880,7 @@ def modes() -> dict[str, Mode]:
         stress_s=3, hogs=[4, 16], losses=[10, 30],
         scale=[(1, 100), (255, 100), (1, 1000), (255, 1000)],
         scale_s={100: 2, 1000: 2}, health_s=4, health_ms=1000, profile_s=2, profile_at=[(1, 100)],
-        settle_s=0.3,
+        settle_s=0.3, settle_limit_s=8,
     )
     smoke = Mode(
         "smoke",
@@ -888,7 +889,7 @@ def modes() -> dict[str, Mode]:
         stress_s=1.0, hogs=[], losses=[30],
         scale=[(20, 100)],
         scale_s={100: 1.0, 1000: 1.0}, health_s=2.0, health_ms=100, profile_s=0.5, profile_at=[(20, 100)],
-        settle_s=0.3,
+        settle_s=0.3, settle_limit_s=8,
     )
     return {m.name: m for m in (full, quick, smoke)}
 
@@ -1290,7 +1291,7 @@ class Suite:
             t0 = now()
             d1.start()
             d2.start()
-            limit = conf.mdi(PRIO["lb1"]) + 30
+            limit = conf.mdi(PRIO["lb1"]) + self.mode.settle_limit_s
             settled = wait_until(lambda: self.lab.vip_count("lb1", vips) == n and self.lab.vip_count("lb2", vips) == 0, limit, 0.05)
             if not settled:
                 # A daemon that never settles is a result, not a failure of the suite.
