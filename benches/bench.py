@@ -464,11 +464,14 @@ class Lab:
         run(["ip", "netns", "add", name])
         self.namespaces.append(name)
 
-    def spawn(self, host: str | None, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
+    def spawn(self, host: str | None, name: str, argv: list[str], env: dict[str, str] | None = None, clean_env: bool = False) -> Proc:
         logpath = self.path(f"{host or 'root'}-{name}", "log")
         f = open(logpath, "wb")
         full = (["ip", "netns", "exec", self.ns(host)] if host else []) + argv
-        e = dict(os.environ)
+        # Daemons get what systemd would give them, not this shell's environment (its
+        # proxy and CA-bundle variables would reach the health checks of one daemon only
+        # if that daemon passed its environment on).
+        e = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"} if clean_env else dict(os.environ)
         e.update(env or {})
         # A session of its own: ^C reaches only this script, which then stops everything in order.
         p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=e, start_new_session=True)
@@ -648,7 +651,7 @@ class Daemon:
         self.proc: Proc | None = None
 
     def start(self) -> "Daemon":
-        self.proc = self.lab.spawn(self.host, self.impl, self.argv, self.env)
+        self.proc = self.lab.spawn(self.host, self.impl, self.argv, self.env, clean_env=True)
         return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -907,6 +910,7 @@ class Suite:
         self.notes: dict[str, list[str]] = {s: [] for s in SECTIONS}
         self.section_s: dict[str, float] = {}
         self.failures = 0
+        self.impls = tuple(getattr(args, "impls", ",".join(IMPLS)).split(","))
 
     def attempt(self, section: str, fn: Callable[..., dict], *args, **kw) -> None:
         """One run; a run that fails is reported as such and the suite goes on."""
@@ -921,10 +925,11 @@ class Suite:
             self.cleanup_vips(Vrrp(scale=True, instances=255))
             self.cleanup_vips(Vrrp())
 
-    def order(self) -> tuple[str, str]:
+    def order(self) -> tuple[str, ...]:
         """keepalived first in even settings, vrrp-ha first in odd ones."""
         self.turn += 1
-        return IMPLS if self.turn % 2 else IMPLS[::-1]
+        o = IMPLS if self.turn % 2 else IMPLS[::-1]
+        return tuple(i for i in o if i in self.impls)
 
     def pair(self, impl: str, conf: Vrrp) -> tuple[Daemon, Daemon]:
         return Daemon(self.lab, impl, "lb1", conf, self.bins), Daemon(self.lab, impl, "lb2", conf, self.bins)
@@ -1033,7 +1038,7 @@ class Suite:
             self.cleanup_vips(conf)
         c1 = self.ctx()
         rows = [self.analyse_failover(m, recs, pkts, mon.log, d2.stamps(), conf) for m in marks]
-        return {"setting": conf.label(), "impl": impl, "trials": rows, "load1": c0["load1"], "busy": self.busy_pct(c0, c1),
+        return {"setting": conf.label(), "impl": impl, "trials": rows, "load1": c1["load1"], "busy": self.busy_pct(c0, c1),
                 "cap_dropped": cap.dropped, "mdi2": mdi2}
 
     @staticmethod
@@ -1140,7 +1145,7 @@ class Suite:
                 "lost": sum(1 for r in recs if r[2] < 0 and s_a <= r[0] / 1e6 <= s_b),
                 "fb_lost": sum(1 for r in recs if r[2] < 0 and m["start"] <= r[0] / 1e6 <= m["end"]),
             })
-        return {"setting": conf.label(), "impl": impl, "trials": rows, "load1": c0["load1"], "busy": self.busy_pct(c0, c1), "skew2_ms": skew2 * 1000}
+        return {"setting": conf.label(), "impl": impl, "trials": rows, "load1": c1["load1"], "busy": self.busy_pct(c0, c1), "skew2_ms": skew2 * 1000}
 
     # ---- drain (issue 9) -------------------------------------------------------------
 
@@ -1212,7 +1217,7 @@ class Suite:
         vr = [q for q in pkts if q.kind == "vrrp" and q.vrid == FAILOVER_VRID and w0 <= q.ts <= w1]
         a1 = [q.ts for q in vr if q.src == ip_of("lb1")]
         gaps = [b - a for a, b in zip(a1, a1[1:])]
-        episodes, backup_early = self.episodes(vr, mdi2)
+        episodes, backup_early = self.episodes(vr, mdi2, I)
         due = (w1 - w0) / I
         p = loss / 100
         # The rule counts from its installation on; scale its drops to the window.
@@ -1220,7 +1225,7 @@ class Suite:
         sent = len(a1) + dropped * (w1 - w0) / span if span else len(a1)
         q = 1 - len(a1) / sent if sent else 0.0
         return {
-            "setting": label, "impl": impl, "load1": c0["load1"], "busy": self.busy_pct(c0, c1),
+            "setting": label, "impl": impl, "load1": c1["load1"], "busy": self.busy_pct(c0, c1),
             "takeovers": episodes, "backup_early": backup_early,
             "received": len(a1), "due": due, "max_gap_ms": max(gaps) * 1000 if gaps else math.nan,
             "gaps_over_mdi": sum(1 for g in gaps if g > mdi2),
@@ -1229,23 +1234,26 @@ class Suite:
         }
 
     @staticmethod
-    def episodes(vr: list[Pkt], mdi2: float) -> tuple[int, int]:
-        """Takeovers by lb2: each lb2 advert sent after an lb1 advert was heard (or the
-        first one) starts one. Also counts those where lb2 fired sooner than MDI after
-        lb1's last advert on the wire (the BACKUP ran late, not the MASTER)."""
+    def episodes(vr: list[Pkt], mdi2: float, interval: float) -> tuple[int, int]:
+        """Takeovers by lb2 on the wire. One starts with an lb2 advert that follows an lb1
+        advert and comes more than two intervals after lb2's previous one (closer, lb2 was
+        still MASTER and had not yet processed lb1's advert: the same takeover). Also
+        counts those that came sooner than MDI after lb1's last advert on the wire (lb2
+        had that advert but had not processed it: the BACKUP ran late)."""
         n = early = 0
         heard_lb1 = True
-        last_lb1 = math.nan
+        last_lb1 = last_lb2 = -math.inf
         for q in vr:
             if q.src == ip_of("lb1") and q.prio > 0:
                 heard_lb1 = True
                 last_lb1 = q.ts
             elif q.src == ip_of("lb2"):
-                if heard_lb1:
+                if heard_lb1 and q.ts - last_lb2 > 2 * interval:
                     n += 1
                     if q.ts - last_lb1 < mdi2:
                         early += 1
                 heard_lb1 = False
+                last_lb2 = q.ts
         return n, early
 
     # ---- 3. cost and stability at 1, 100, 255 instances ---------------------------------
@@ -1288,17 +1296,25 @@ class Suite:
         cap = Capture(self.lab, "client", "vrrp", dur + 120)
         prof: dict = {}
         try:
+            # lb1 starts alone and takes every instance; then lb2 starts next to it, as a
+            # restarted BACKUP does, and must take none.
             t0 = now()
             d1.start()
-            d2.start()
             limit = conf.mdi(PRIO["lb1"]) + self.mode.settle_limit_s
-            settled = wait_until(lambda: self.lab.vip_count("lb1", vips) == n and self.lab.vip_count("lb2", vips) == 0, limit, 0.05)
+            if not wait_until(lambda: not d1.proc.alive() or self.lab.vip_count("lb1", vips) == n, limit, 0.05):
+                raise BenchError(f"{impl}: lb1 alone did not take all {n} instances within {limit:.0f} s ({self.lab.vip_count('lb1', vips)})")
+            if not d1.proc.alive():
+                raise BenchError(f"{impl} exited at start-up:\n{d1.proc.text()[-800:]}")
+            t_poll = now()
+            t_lb2 = now()
+            d2.start()
+            time.sleep(conf.mdi(PRIO["lb2"]) + 2 * conf.interval())
+            settled = wait_until(lambda: self.lab.vip_count("lb1", vips) == n and self.lab.vip_count("lb2", vips) == 0, self.mode.settle_limit_s, 0.05)
             if not settled:
-                # A daemon that never settles is a result, not a failure of the suite.
-                msg = f"{n} x {ms} ms {impl}: not settled {limit:.0f} s after start (VIPs on lb1 {self.lab.vip_count('lb1', vips)}, on lb2 {self.lab.vip_count('lb2', vips)}); measured anyway"
+                # A pair that never settles is a result, not a failure of the suite.
+                msg = f"{n} x {ms} ms {impl}: not settled {self.mode.settle_limit_s:g} s after lb2 started (VIPs on lb1 {self.lab.vip_count('lb1', vips)}, on lb2 {self.lab.vip_count('lb2', vips)}); measured anyway"
                 log(msg)
                 self.notes["scale"].append(msg)
-            t_poll = now()
             time.sleep(self.mode.settle_s)
             c0 = self.ctx()
             u1, u2 = usage(d1.pid), usage(d2.pid)
@@ -1323,10 +1339,8 @@ class Suite:
         for vrid, _ in conf.vrids():
             qs = by.get(vrid, [])
             f1 = [q.ts for q in qs if q.src == ip_of("lb1")]
-            # Settled: lb1 advertises and lb2 has sent its last advert of the start-up.
-            early2 = [q.ts for q in qs if q.src == ip_of("lb2") and q.ts < w0]
-            settled_at.append(max([min(f1) if f1 else math.inf] + early2[-1:]))
-            transients += self.episodes([q for q in qs if q.ts < w0], conf.mdi(PRIO["lb2"]))[0]
+            settled_at.append(min(f1) if f1 else math.inf)
+            transients += self.episodes([q for q in qs if t_lb2 <= q.ts < w0], conf.mdi(PRIO["lb2"]), I)[0]
             win = [q.ts for q in qs if q.src == ip_of("lb1") and w0 <= q.ts <= w1]
             sent += len(win)
             edge = [q.ts for q in qs if q.src == ip_of("lb1") and w0 - 2 * I <= q.ts <= w1]
@@ -1335,11 +1349,11 @@ class Suite:
                 max_gap = max(max_gap, max(gaps))
             elif not win:
                 max_gap = math.inf
-            takeovers += self.episodes([q for q in qs if w0 <= q.ts <= w1], conf.mdi(PRIO["lb2"]))[0]
-        settle_s = max(settled_at) - t0 if settled else math.inf
+            takeovers += self.episodes([q for q in qs if w0 <= q.ts <= w1], conf.mdi(PRIO["lb2"]), I)[0]
+        settle_s = max(settled_at) - t0
         res = {
-            "setting": f"{n} x {ms} ms", "n": n, "ms": ms, "impl": impl, "load1": c0["load1"], "busy": self.busy_pct(c0, c1),
-            "settle_s": settle_s, "settle_poll_s": t_poll - t0, "startup_takeovers": transients,
+            "setting": f"{n} x {ms} ms", "n": n, "ms": ms, "impl": impl, "load1": c1["load1"], "busy": self.busy_pct(c0, c1),
+            "settle_s": settle_s, "settle_poll_s": t_poll - t0, "startup_takeovers": transients, "settled": settled,
             "sent": sent, "due": n * (w1 - w0) / I, "max_gap_ms": max_gap * 1000, "takeovers": takeovers,
             "cpu1": cpu_between(u1, v1), "cpu2": cpu_between(u2, v2),
             "hwm1_kb": v1.hwm_kb, "hwm2_kb": v2.hwm_kb, "pss1_kb": v1.pss_kb, "pss2_kb": v2.pss_kb,
@@ -1375,7 +1389,7 @@ class Suite:
         finally:
             stop_pair(d1, d2)
             self.cleanup_vips(conf)
-        return {"setting": "1 check at 1 s", "impl": impl, "advert_ms": self.mode.health_ms, "load1": c0["load1"], "busy": self.busy_pct(c0, c1),
+        return {"setting": "1 check at 1 s", "impl": impl, "advert_ms": self.mode.health_ms, "load1": c1["load1"], "busy": self.busy_pct(c0, c1),
                 "checks": h1 - h0, "cpu": cpu_between(u0, u1), "wall": now() - w0}
 
 
@@ -1441,7 +1455,7 @@ def trial_max(key: str) -> Callable[[dict], float]:
 
 def ctx_row(setting: str, ka: dict | None, vh: dict | None) -> list[str]:
     g = lambda r: f"{r['load1']:.2f} / {r['busy']:.0f} %" if r else "–"  # noqa: E731
-    return [setting, "load 1 min / machine busy", g(ka), g(vh), ""]
+    return [setting, "load average 1 min (at the end) / machine busy", g(ka), g(vh), ""]
 
 
 def report(s: Suite) -> str:
@@ -1459,6 +1473,7 @@ def report(s: Suite) -> str:
                 ("gap max (ms)", trial_max("gap_ms"), 1),
                 ("protocol floor median (ms)", trial_stat("floor_ms", 0.5), 1),
                 ("gap - floor median (ms)", lambda r: pct([t["gap_ms"] - t["floor_ms"] for t in r["trials"]], 0.5), 1),
+                ("gap - floor p95 (ms)", lambda r: pct([t["gap_ms"] - t["floor_ms"] for t in r["trials"]], 0.95), 1),
                 ("requests lost, median", trial_stat("lost", 0.5), 0),
                 ("failback: requests lost, median", trial_stat("fb_lost", 0.5), 0),
                 ("failback: requests lost, max", trial_max("fb_lost"), 0),
@@ -1564,16 +1579,18 @@ def report(s: Suite) -> str:
                 ("adverts sent / due", lambda r: r["sent"] / r["due"], 4),
                 ("largest advert gap (ms)", lambda r: r["max_gap_ms"], 1),
                 ("takeovers by the BACKUP", lambda r: r["takeovers"], 0),
-                ("start to all settled (s)", lambda r: r["settle_s"], 2),
-                ("takeovers by the BACKUP during start-up", lambda r: r["startup_takeovers"], 0),
+                ("start to all MASTER, lb1 alone (s)", lambda r: r["settle_s"], 2),
+                ("takeovers by the BACKUP starting next to it", lambda r: r["startup_takeovers"], 0),
             ])
             rows.append(ctx_row("", ka, vh))
             flapping = [r["impl"] for r in (ka, vh) if r and r["takeovers"]]
             if flapping:
                 rows.append(["", f"**CPU not comparable: {', '.join(flapping)} flapped (elections cost CPU)**", "", "", ""])
         parts.append("## 3. Cost and stability at scale (VRRPv3, one interface)\n\n"
-                     "Both daemons start together (lb1 priority 100, lb2 priority 90, every instance "
-                     "starting as BACKUP); after all VIPs are on lb1 the window starts. CPU is the whole "
+                     "lb1 (priority 100) starts alone and takes every instance (each starts as BACKUP, so "
+                     "this is Master_Down_Interval plus the daemon's own start-up); then lb2 (priority 90) "
+                     "starts next to it, as a restarted BACKUP does, and must take none; the window starts "
+                     "once lb2 has been up for its Master_Down_Interval. CPU is the whole "
                      "process tree's run time (per-thread schedstat, plus reaped children) over the window; "
                      "wake-ups are the times the tree's threads were scheduled in. Peak RSS is the sum of "
                      "VmHWM over the tree (keepalived's parent and VRRP child share pages, so this counts "
@@ -1773,6 +1790,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=None, help="seed of the random phases")
     ap.add_argument("--workdir", help="parent directory of the run's files (default /run)")
     ap.add_argument("--keep", action="store_true", help="keep configs, logs and captures")
+    ap.add_argument("--impls", default=",".join(IMPLS), help="run only these daemons (development; no ratios)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a number of the mode, e.g. stress_s=20 or health_s=60 (development)")
     ap.add_argument("--command", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not os.path.exists(args.vrrp_ha):
@@ -1788,6 +1808,20 @@ def main() -> int:
             print(f"bench: {tool} is missing (benches/run installs what is needed)", file=sys.stderr)
             return 2
     mode = modes()["full" if args.full else "quick" if args.quick else "smoke"]
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        if not isinstance(getattr(mode, k, None), (int, float)) or isinstance(getattr(mode, k), bool):
+            print(f"bench: --set {kv}: not a number of the mode", file=sys.stderr)
+            return 2
+        try:
+            setattr(mode, k, type(getattr(mode, k))(float(v)))
+        except ValueError:
+            print(f"bench: --set {kv}: not a number", file=sys.stderr)
+            return 2
+    impls = tuple(i for i in args.impls.split(",") if i)
+    if not impls or any(i not in IMPLS for i in impls):
+        print(f"bench: --impls takes {','.join(IMPLS)}", file=sys.stderr)
+        return 2
     only = [x for x in (args.only or ",".join(SECTIONS)).split(",") if x]
     bad = [x for x in only if x not in SECTIONS]
     if bad:
@@ -1854,7 +1888,7 @@ def main() -> int:
         (out_dir / f"results-{mode.name}-{stamp}.json").write_text(json.dumps({"meta": meta, "results": suite.results, "notes": suite.notes}, indent=1, default=str))
     if rc in (0, 1) and any(suite.results.values()):
         # BENCHMARKS.md only from a complete full run.
-        complete = mode.name == "full" and rc == 0 and len(only) == len(SECTIONS)
+        complete = mode.name == "full" and rc == 0 and len(only) == len(SECTIONS) and not args.set and len(impls) == 2
         rep = Path(args.report) if args.report else (ROOT / "BENCHMARKS.md" if complete else out_dir / f"BENCHMARKS-{mode.name}.md")
         rep.write_text(document(suite, body, meta))
         log(f"report written to {rep} ({minutes:.1f} minutes)")
