@@ -80,6 +80,21 @@ def wait_until(cond: Callable[[], bool], timeout: float, every: float = 0.005) -
         time.sleep(every)
 
 
+def holds(cond: Callable[[], bool], hold: float, timeout: float, every: float = 0.05) -> bool:
+    """Waits until `cond` has held on every poll for `hold` seconds, at most `timeout`."""
+    end = time.monotonic() + timeout
+    since = None
+    while time.monotonic() < end:
+        if cond():
+            since = since or time.monotonic()
+            if time.monotonic() - since >= hold:
+                return True
+        else:
+            since = None
+        time.sleep(every)
+    return False
+
+
 def run(argv: list[str], check: bool = True, timeout: float = 30) -> str:
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
@@ -878,11 +893,11 @@ def modes() -> dict[str, Mode]:
     )
     quick = Mode(
         "quick",
-        failover=[(v2(), 1), (v3(100), 2), (v3(10), 3)],
+        failover=[(v2(), 1), (v3(100), 2), (v3(10), 2)],
         sigterm=[(v3(100), 1)],
-        stress_s=3, hogs=[4, 16], losses=[10, 30],
+        stress_s=2.5, hogs=[4, 16], losses=[10, 30],
         scale=[(1, 100), (255, 100), (1, 1000), (255, 1000)],
-        scale_s={100: 2, 1000: 2}, health_s=4, health_ms=1000, profile_s=2, profile_at=[(1, 100)],
+        scale_s={100: 2, 1000: 2}, health_s=3, health_ms=1000, profile_s=2, profile_at=[(1, 100)],
         settle_s=0.3, settle_limit_s=8,
     )
     smoke = Mode(
@@ -1308,8 +1323,10 @@ class Suite:
             t_poll = now()
             t_lb2 = now()
             d2.start()
-            time.sleep(conf.mdi(PRIO["lb2"]) + 2 * conf.interval())
-            settled = wait_until(lambda: self.lab.vip_count("lb1", vips) == n and self.lab.vip_count("lb2", vips) == 0, self.mode.settle_limit_s, 0.05)
+            # Settled once lb1 has held every VIP, and lb2 none, for longer than lb2's first
+            # master-down timer can run (and again after any takeover).
+            hold = max(1.0, conf.mdi(PRIO["lb2"]) + conf.interval())
+            settled = holds(lambda: self.lab.vip_count("lb1", vips) == n and self.lab.vip_count("lb2", vips) == 0, hold, self.mode.settle_limit_s)
             if not settled:
                 # A pair that never settles is a result, not a failure of the suite.
                 msg = f"{n} x {ms} ms {impl}: not settled {self.mode.settle_limit_s:g} s after lb2 started (VIPs on lb1 {self.lab.vip_count('lb1', vips)}, on lb2 {self.lab.vip_count('lb2', vips)}); measured anyway"
@@ -1336,11 +1353,15 @@ class Suite:
             if q.kind == "vrrp":
                 by.setdefault(q.vrid, []).append(q)
         settled_at, sent, max_gap, takeovers, transients = [], 0, 0.0, 0, 0
+        lb2_settled = 0.0
         for vrid, _ in conf.vrids():
             qs = by.get(vrid, [])
             f1 = [q.ts for q in qs if q.src == ip_of("lb1")]
             settled_at.append(min(f1) if f1 else math.inf)
             transients += self.episodes([q for q in qs if t_lb2 <= q.ts < w0], conf.mdi(PRIO["lb2"]), I)[0]
+            last2 = [q.ts for q in qs if q.src == ip_of("lb2") and t_lb2 <= q.ts < w0]
+            if last2:
+                lb2_settled = max(lb2_settled, last2[-1] - t_lb2)
             win = [q.ts for q in qs if q.src == ip_of("lb1") and w0 <= q.ts <= w1]
             sent += len(win)
             edge = [q.ts for q in qs if q.src == ip_of("lb1") and w0 - 2 * I <= q.ts <= w1]
@@ -1353,7 +1374,7 @@ class Suite:
         settle_s = max(settled_at) - t0
         res = {
             "setting": f"{n} x {ms} ms", "n": n, "ms": ms, "impl": impl, "load1": c1["load1"], "busy": self.busy_pct(c0, c1),
-            "settle_s": settle_s, "settle_poll_s": t_poll - t0, "startup_takeovers": transients, "settled": settled,
+            "settle_s": settle_s, "settle_poll_s": t_poll - t0, "startup_takeovers": transients, "settled": settled, "lb2_settle_s": lb2_settled,
             "sent": sent, "due": n * (w1 - w0) / I, "max_gap_ms": max_gap * 1000, "takeovers": takeovers,
             "cpu1": cpu_between(u1, v1), "cpu2": cpu_between(u2, v2),
             "hwm1_kb": v1.hwm_kb, "hwm2_kb": v2.hwm_kb, "pss1_kb": v1.pss_kb, "pss2_kb": v2.pss_kb,
@@ -1435,12 +1456,38 @@ def by_impl(results: list[dict]) -> dict[str, dict[str, dict]]:
 HEAD = ["setting", "measure", "keepalived", "vrrp-ha", "vrrp-ha / keepalived"]
 
 
+# Measures that are context, not a score (no side "loses" them).
+NEUTRAL = ("trials", "floor", "checks run", "loss model", "measured loss", "phase", "SIGTERM ->")
+
+
+class Behind:
+    """The rows of the tables where vrrp-ha did worse than keepalived, for the summary."""
+
+    section = ""
+    rows: list[str] = []
+
+
+def behind(setting: str, name: str, a: float, b: float, d: int) -> None:
+    # "per instance" and "per advert" rows repeat the CPU row's ratio.
+    if any(w in name for w in NEUTRAL + ("per instance", "per advert sent")) or math.isnan(a) or math.isnan(b):
+        return
+    if "sent / due" in name:
+        worse = abs(1 - b) > abs(1 - a) + 0.001
+    else:
+        # Lower is better; ignore differences below the table's last digit.
+        worse = b > a * 1.1 and b - a >= 10**-d
+    if worse:
+        Behind.rows.append(f"{Behind.section}, {setting}: {name.strip()}: keepalived {fmt(a, d)}, vrrp-ha {fmt(b, d)} ({ratio(b, a)})")
+
+
 def stat_rows(setting: str, ka: dict | None, vh: dict | None, metrics: list[tuple[str, Callable[[dict], float], int]]) -> list[list[str]]:
     rows = []
+    label = setting
     for name, f, d in metrics:
         a = f(ka) if ka else math.nan
         b = f(vh) if vh else math.nan
         rows.append([setting, name, fmt(a, d), fmt(b, d), ratio(b, a)])
+        behind(label, name, a, b, d)
         setting = ""
     return rows
 
@@ -1461,7 +1508,9 @@ def ctx_row(setting: str, ka: dict | None, vh: dict | None) -> list[str]:
 def report(s: Suite) -> str:
     parts: list[str] = []
     R = s.results
+    Behind.rows = []
 
+    Behind.section = "1. failover"
     if R["failover"] or s.notes["failover"]:
         rows = []
         for setting, d in by_impl(R["failover"]).items():
@@ -1486,6 +1535,7 @@ def report(s: Suite) -> str:
                      "the link going down). Failback: lb1's link comes back and it preempts; requests that "
                      "failed until it was served via lb1 again.\n\n" + table(HEAD, rows))
 
+    Behind.section = "1b. SIGTERM"
     if R["sigterm"]:
         rows = []
         for setting, d in by_impl(R["sigterm"]).items():
@@ -1510,6 +1560,7 @@ def report(s: Suite) -> str:
     lat = {KA: [], VH: []}
     for r in R["failover"]:
         lat[r["impl"]] += r["trials"]
+    Behind.section = "4. transition latency"
     if lat[KA] or lat[VH]:
         rows = []
         for key, name in (("vip_ms", "VIP installed"), ("garp_ms", "first gratuitous ARP"), ("advert_ms", "first advert"), ("hook_ms", "on-master exec hook ran")):
@@ -1517,6 +1568,7 @@ def report(s: Suite) -> str:
                 a = pct([t[key] for t in lat[KA] if not math.isnan(t[key])], q)
                 b = pct([t[key] for t in lat[VH] if not math.isnan(t[key])], q)
                 rows.append([name if qn == "median" else "", f"{qn} (ms)", fmt(a, 2), fmt(b, 2), ratio(b, a)])
+                behind(name, f"{qn} (ms)", a, b, 2)
         parts.append("## 4. Transition latency: from lb2's master-down deadline\n\n"
                      "Over all failover trials above. The deadline is lb1's last advert on lb2's wire "
                      "(capture timestamp) plus lb2's Master_Down_Interval; VIP installed is when "
@@ -1538,6 +1590,7 @@ def report(s: Suite) -> str:
          "adverts sent x (1 - p) x p^3, with p the loss measured by the rule's counter; the capture count is the number of gaps above Master_Down_Interval "
          "between lb1's adverts that reached lb2 (an RFC-correct BACKUP takes over at each)."),
     ):
+        Behind.section = title.split(" (")[0]
         if not R[sec]:
             continue
         rows = []
@@ -1560,6 +1613,7 @@ def report(s: Suite) -> str:
     if s.notes["rt"]:
         parts.append("## 2c. Real-time scheduling\n\n" + "\n".join(f"- {n}" for n in s.notes["rt"]))
 
+    Behind.section = "3. scale"
     if R["scale"]:
         rows = []
         for setting, d in by_impl(R["scale"]).items():
@@ -1572,7 +1626,7 @@ def report(s: Suite) -> str:
                 ("MASTER CPU per advert sent (µs)", lambda r: 1e6 * r["cpu1"]["own_s"] / r["sent"] if r["sent"] else math.nan, 1),
                 ("BACKUP CPU (% of a core)", cpu("cpu2"), 3),
                 ("BACKUP CPU per instance (µs per s)", per("cpu2"), 1),
-                ("MASTER wake-ups per advert", lambda r: r["cpu1"]["runs"] / r["sent"] if r["sent"] else math.nan, 2),
+                ("MASTER times on a CPU per advert (wake-ups, preemptions)", lambda r: r["cpu1"]["runs"] / r["sent"] if r["sent"] else math.nan, 2),
                 ("MASTER peak RSS, process tree (MiB)", lambda r: r["hwm1_kb"] / 1024, 1),
                 ("MASTER PSS, process tree (MiB)", lambda r: r["pss1_kb"] / 1024, 1),
                 ("BACKUP peak RSS, process tree (MiB)", lambda r: r["hwm2_kb"] / 1024, 1),
@@ -1581,6 +1635,7 @@ def report(s: Suite) -> str:
                 ("takeovers by the BACKUP", lambda r: r["takeovers"], 0),
                 ("start to all MASTER, lb1 alone (s)", lambda r: r["settle_s"], 2),
                 ("takeovers by the BACKUP starting next to it", lambda r: r["startup_takeovers"], 0),
+                ("BACKUP start to its last takeover (s)", lambda r: r.get("lb2_settle_s", math.nan), 2),
             ])
             rows.append(ctx_row("", ka, vh))
             flapping = [r["impl"] for r in (ka, vh) if r and r["takeovers"]]
@@ -1592,7 +1647,9 @@ def report(s: Suite) -> str:
                      "starts next to it, as a restarted BACKUP does, and must take none; the window starts "
                      "once lb2 has been up for its Master_Down_Interval. CPU is the whole "
                      "process tree's run time (per-thread schedstat, plus reaped children) over the window; "
-                     "wake-ups are the times the tree's threads were scheduled in. Peak RSS is the sum of "
+                     "times on a CPU count each time one of the tree's threads was scheduled in. On veth the "
+                     "sender's CPU time includes the delivery of its adverts to the other namespaces (bridge, "
+                     "the BACKUP's socket, the capture), the same for both daemons. Peak RSS is the sum of "
                      "VmHWM over the tree (keepalived's parent and VRRP child share pages, so this counts "
                      "them twice; PSS does not). Adverts and gaps come from a capture on the client.\n\n"
                      + table(HEAD, rows))
@@ -1612,6 +1669,7 @@ def report(s: Suite) -> str:
             parts.append("### Syscalls per advert sent (MASTER, strace -c -f)\n\n"
                          + table(["setting", "daemon", "syscalls per advert", "top syscalls per advert"], rows))
 
+    Behind.section = "5. health check"
     if R["health"]:
         rows = []
         d = by_impl(R["health"]).get("1 check at 1 s", {})
@@ -1628,6 +1686,12 @@ def report(s: Suite) -> str:
                      "checks counted in nginx's access log. The daemon's share includes its idle advert cost "
                      "(see table 3, 1 x 1000 ms); the check's processes are counted when reaped (10 ms ticks).\n\n"
                      + table(HEAD, rows))
+    if Behind.rows:
+        parts.insert(0, "## Where vrrp-ha is behind keepalived in this run\n\n"
+                     "Every row below where vrrp-ha is more than 10 % worse (lower is better except adverts "
+                     "sent / due, where closer to 1 is; context rows such as trials and floors left out). "
+                     "Single runs on a shared machine: read CPU rows next to the load shown in their table.\n\n"
+                     + "\n".join(f"- {r}" for r in Behind.rows))
     other = [(sec, n) for sec in SECTIONS if sec not in ("drain", "rt") for n in s.notes[sec]]
     if other:
         parts.append("## Notes\n\n" + "\n".join(f"- {sec}: {n}" for sec, n in other))
