@@ -81,7 +81,7 @@ fn bench_smoke_runs_each_measurement_against_both_daemons() {
         "## 4. Transition latency",
         "## 2b. False failovers under random VRRP loss",
         "## 3. Cost and stability at scale",
-        "### Syscalls per advert",
+        "### System calls per advert",
         "## 5. Health-check cost",
     ] {
         assert!(md.contains(heading), "no {heading:?} in the report:\n{md}");
