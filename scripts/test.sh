@@ -40,11 +40,13 @@ cd "$(dirname "$0")/.."
 #   lintian                   the package test: no lintian errors
 #   util-linux, mount         unshare and mount: a fake journald socket in a
 #                             private mount namespace (logging, lab_envfail)
+#   python3, strace           the benchmark suite's dry run and smoke run
+#                             (tests/bench_smoke.rs; benches/run itself is not run here)
 PACKAGES=(
     nginx-light keepalived tshark tcpdump nftables iproute2 dbus curl
     procps psmisc mandoc groff-base man-db systemd gcc libc6-dev
     debootstrap systemd-container dpkg-dev binutils lintian libcap2-bin
-    util-linux mount prometheus
+    util-linux mount prometheus python3 strace
 )
 
 STEPS=()
