@@ -94,7 +94,15 @@ fn interop(test: &str, mk: fn(Host) -> Vrrp, imp1: Impl, imp2: Impl) {
     wait_until_from(Instant::now(), Duration::from_secs(2), || {
         lab.is_sole_master(Lb2, vip)
     })
-    .unwrap_or_else(|| panic!("{} kept its stale VIP after restart", who(Lb1)));
+    .unwrap_or_else(|| {
+        panic!(
+            "{} not sole master 2 s after {} restarted: VIP on lb1 {}, on lb2 {}",
+            who(Lb2),
+            who(Lb1),
+            lab.has_addr(Lb1, vip),
+            lab.has_addr(Lb2, vip)
+        )
+    });
     if let Err(t) = holds_for(c1.master_down() * 2, || lab.is_sole_master(Lb2, vip)) {
         panic!(
             "{} lost mastership {t:?} after {} returned with nopreempt",
