@@ -160,9 +160,10 @@ def kdl_duration(ms: int) -> str:
 
 
 def render_kdl(c: Vrrp, host: str, paths: dict[str, str]) -> str:
-    if c.rt:
-        raise Unsupported("vrrp-ha has no real-time scheduling / memory locking option yet")
     out = [f'router-id "{host}"']
+    if c.rt:
+        # keepalived's vrrp_rt_priority 50 and vrrp_no_swap (vrrp-ha's default is 10, unlocked).
+        out += ["realtime-priority 50", "lock-memory #true"]
     for vrid, vip in c.vrids():
         out += [
             f'instance "VI_{vrid}" {{',
@@ -443,6 +444,24 @@ class Lab:
     def ns(self, host: str) -> str:
         return self.prefix + host
 
+    def bus(self) -> dict[str, str]:
+        """A private system bus (dbus-daemon, started once, stopped with the lab) for
+        vrrp-ha's control API; the environment that points a process at it."""
+        sock = self.workdir / "bus.socket"
+        if not sock.exists():
+            conf = self.workdir / "bus.conf"
+            conf.write_text(
+                '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n'
+                ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n'
+                f"<busconfig><type>system</type><listen>unix:path={sock}</listen><auth>EXTERNAL</auth>\n"
+                '<policy context="default"><allow user="root"/><allow own="*"/>'
+                '<allow send_destination="*"/><allow receive_sender="*"/></policy></busconfig>\n'
+            )
+            self.spawn(None, "dbus-daemon", ["dbus-daemon", "--nofork", "--nopidfile", f"--config-file={conf}"])
+            if not wait_until(sock.exists, 5, 0.02):
+                raise BenchError("the private dbus-daemon did not start")
+        return {"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={sock}"}
+
     def path(self, stem: str, ext: str) -> Path:
         self.seq += 1
         return self.workdir / f"{self.seq:03d}-{stem}.{ext}"
@@ -672,6 +691,17 @@ class Daemon:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc:
             self.lab.stop(self.proc, sig, timeout=15)
+
+    def control(self, verb: str, t0: float) -> None:
+        """`vrrp-ha drain` or `resume` of the first instance in this host's daemon; fails the run if refused."""
+        instance = f"VI_{self.conf.vrids()[0][0]}"
+        # --force: lb1 has been MASTER since it started, so it never heard its (silent) backup.
+        force = ["--force"] if verb == "drain" else []
+        argv = ["ip", "netns", "exec", self.lab.ns(self.host), "env", *(f"{k}={v}" for k, v in self.env.items()),
+                self.argv[0], verb, *force, "--daemon", self.cfg.stem, instance]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            raise BenchError(f"vrrp-ha {verb} exited {r.returncode} after {now() - t0:.3f} s: {r.stderr.strip()}")
 
     @property
     def pid(self) -> int:
@@ -903,7 +933,7 @@ def modes() -> dict[str, Mode]:
     smoke = Mode(
         "smoke",
         failover=[(v3(10), 1)],
-        sigterm=[],
+        sigterm=[(v3(10), 1)],
         stress_s=1.0, hogs=[], losses=[30],
         scale=[(20, 100)],
         scale_s={100: 1.0, 1000: 1.0}, health_s=2.0, health_ms=100, profile_s=0.5, profile_at=[(20, 100)],
@@ -1107,13 +1137,18 @@ class Suite:
             for impl in self.order():
                 self.attempt("sigterm", self.sigterm_run, impl, conf, trials)
 
-    def sigterm_run(self, impl: str, conf: Vrrp, trials: int) -> dict:
+    def sigterm_run(self, impl: str, conf: Vrrp, trials: int, drain: bool = False) -> dict:
         I = conf.interval()
         mdi1 = conf.mdi(PRIO["lb1"])
         skew2 = conf.skew(PRIO["lb2"])
-        log(f"sigterm {conf.label()} {impl}: {trials} trials")
+        log(f"{'drain' if drain else 'sigterm'} {conf.label()} {impl}: {trials} trials")
         c0 = self.ctx()
         d1, d2 = self.pair(impl, conf)
+        # vrrp-ha's drain and resume reach the daemon over the system bus: a private one here.
+        ctl = self.lab.bus() if drain and impl == VH else None
+        if ctl is not None:
+            d1.env.update(ctl)
+            d2.env.update(ctl)
         budget = 30 + trials * (mdi1 + 8)
         cap = Capture(self.lab, "lb2", "vrrp or arp", budget)
         proc, cl, p = self.start_client(budget)
@@ -1123,13 +1158,20 @@ class Suite:
             for k in range(trials):
                 time.sleep(self.rng.uniform(0, I))
                 t_term = now()
-                os.kill(d1.pid, signal.SIGTERM)
+                if ctl is not None:
+                    d1.control("drain", t_term)
+                else:
+                    os.kill(d1.pid, signal.SIGTERM)
                 if not wait_until(lambda: cl.served_since(2, t_term), 5, 0.002):
                     raise BenchError(f"{impl} sigterm trial {k}: no request served via lb2")
-                d1.stop()
+                if ctl is None:
+                    d1.stop()
                 time.sleep(0.2)
                 t_start = now()
-                d1.start()
+                if ctl is not None:
+                    d1.control("resume", t_start)
+                else:
+                    d1.start()
                 if not wait_until(lambda: cl.served_since(1, t_start), mdi1 + 10, 0.005):
                     raise BenchError(f"{impl} sigterm trial {k}: restarted lb1 did not take the VIP back")
                 if not wait_until(lambda: not self.lab.vip_count("lb2", {VIP}), 3, 0.01):
@@ -1160,16 +1202,16 @@ class Suite:
                 "lost": sum(1 for r in recs if r[2] < 0 and s_a <= r[0] / 1e6 <= s_b),
                 "fb_lost": sum(1 for r in recs if r[2] < 0 and m["start"] <= r[0] / 1e6 <= m["end"]),
             })
-        return {"setting": conf.label(), "impl": impl, "trials": rows, "load1": c1["load1"], "busy": self.busy_pct(c0, c1), "skew2_ms": skew2 * 1000}
+        return {"setting": conf.label(), "impl": impl, "trials": rows, "load1": c1["load1"], "busy": self.busy_pct(c0, c1), "skew2_ms": skew2 * 1000,
+                "how": ("drain / resume" if ctl is not None else "SIGTERM / restart")}
 
     # ---- drain (issue 9) -------------------------------------------------------------
 
     def drain(self) -> None:
-        helptext = run([self.bins[VH], "--help"], check=False)
-        if re.search(r"^\s+drain\b", helptext, re.M):
-            self.notes["drain"].append("vrrp-ha has a `drain` command now, but this suite does not measure it yet: add the setting in benches/bench.py (Suite.drain).")
-        else:
-            self.notes["drain"].append("skipped: vrrp-ha has no `drain` command yet (issue 9); keepalived has none either.")
+        # keepalived has no drain: its maintenance path is `systemctl stop`, a SIGTERM.
+        for conf, trials in self.mode.sigterm:
+            for impl in self.order():
+                self.attempt("drain", self.sigterm_run, impl, conf, trials, drain=True)
 
     # ---- 2. false failovers under CPU stress and under VRRP loss -------------------------
 
@@ -1184,14 +1226,14 @@ class Suite:
                 self.attempt("loss", self.stress_run, impl, hogs=0, loss=p)
 
     def rt(self) -> None:
-        try:
-            render_kdl(Vrrp(interval_ms=10, rt=True), "lb1", {"stamp": ""})
-        except Unsupported as e:
-            self.notes["rt"].append(f"16 busy loops with real-time scheduling and memory locking (keepalived's vrrp_rt_priority, vrrp_no_swap): skipped: {e}.")
+        if not self.mode.hogs:
+            return
+        for impl in self.order():
+            self.attempt("rt", self.stress_run, impl, hogs=max(self.mode.hogs), loss=0, rt=True)
 
-    def stress_run(self, impl: str, hogs: int, loss: int) -> dict:
-        conf = Vrrp(version=3, interval_ms=10)
-        label = f"{hogs} busy loops" if hogs else f"{loss} % loss"
+    def stress_run(self, impl: str, hogs: int, loss: int, rt: bool = False) -> dict:
+        conf = Vrrp(version=3, interval_ms=10, rt=rt)
+        label = (f"{hogs} busy loops" if hogs else f"{loss} % loss") + (", real-time" if rt else "")
         dur = self.mode.stress_s
         log(f"stress {label} {impl}: {dur:g} s")
         d1, d2 = self.pair(impl, conf)
@@ -1584,8 +1626,30 @@ def report(s: Suite) -> str:
         parts.append("## 1b. SIGTERM of the MASTER (priority 0, Skew_Time), then restart\n\n"
                      "The floor is the time to lb1's priority-0 advert plus lb2's Skew_Time.\n\n" + table(HEAD, rows))
 
+    Behind.section = "1c. drain"
+    if R["drain"]:
+        rows = []
+        for setting, d in by_impl(R["drain"]).items():
+            ka, vh = d.get(KA), d.get(VH)
+            rows += stat_rows(setting, ka, vh, [
+                ("trials", lambda r: len(r["trials"]), 0),
+                ("gap median (ms)", trial_stat("gap_ms", 0.5), 1),
+                ("gap p95 (ms)", trial_stat("gap_ms", 0.95), 1),
+                ("gap max (ms)", trial_max("gap_ms"), 1),
+                ("command -> priority 0 advert, median (ms)", trial_stat("prio0_ms", 0.5), 2),
+                ("protocol floor median (ms)", trial_stat("floor_ms", 0.5), 1),
+                ("requests lost, median", trial_stat("lost", 0.5), 0),
+                ("back in service: requests lost, median", trial_stat("fb_lost", 0.5), 0),
+            ])
+            rows.append(ctx_row("", ka, vh))
+        parts.append("## 1c. Maintenance: taking lb1 out of service and back\n\n"
+                     "vrrp-ha: `vrrp-ha drain --force`, then `vrrp-ha resume` (over a private system bus; `--force` "
+                     "because lb1, MASTER since it started, never heard its silent backup); "
+                     "keepalived has no drain, so its path is `systemctl stop` (a SIGTERM), then a start. "
+                     "The command's time includes starting the `vrrp-ha` client. The floor is the time to "
+                     "lb1's priority-0 advert plus lb2's Skew_Time.\n\n" + table(HEAD, rows))
     if s.notes["drain"]:
-        parts.append("## 1c. drain\n\n" + "\n".join(f"- {n}" for n in s.notes["drain"]))
+        parts.append("\n".join(f"- {n}" for n in s.notes["drain"]))
 
     lat = {KA: [], VH: []}
     for r in R["failover"]:
@@ -1615,7 +1679,13 @@ def report(s: Suite) -> str:
          "justify is one where an lb1 advert had reached lb2 less than Master_Down_Interval (and more than "
          "2 ms) before lb2's first advert: lb2 had it but did not process it in time; the others follow a "
          "gap above MDI in lb1's adverts (the MASTER did not run in time). Catch-up adverts are sent in a burst after a MASTER "
-         "was held off the CPU: they count as sent but do nothing for the gap."),
+         "was held off the CPU: they count as sent but do nothing for the gap. Each daemon runs with its "
+         "defaults: vrrp-ha's event loop is SCHED_RR at priority 10 (`realtime-priority`), keepalived "
+         "has no real-time priority unless `vrrp_rt_priority` is set (table 2c)."),
+        ("rt", "2c. False failovers under CPU stress, both real-time (VRRPv3, 10 ms adverts)",
+         "As table 2 with the most busy loops, both daemons given the real-time options an operator "
+         "of a loaded box would set: keepalived `vrrp_rt_priority 50` and `vrrp_no_swap`, vrrp-ha "
+         "`realtime-priority 50` and `lock-memory #true`."),
         ("loss", "2b. False failovers under random VRRP loss (VRRPv3, 10 ms adverts)",
          "nftables `numgen random` on the bridge drops that share of the VRRP packets sent to lb2. "
          "The loss model predicts a takeover for every run of three or more consecutive lost adverts: "
@@ -1644,7 +1714,7 @@ def report(s: Suite) -> str:
             rows.append(ctx_row("", ka, vh))
         parts.append(f"## {title}\n\n{blurb}\n\n" + table(HEAD, rows))
     if s.notes["rt"]:
-        parts.append("## 2c. Real-time scheduling\n\n" + "\n".join(f"- {n}" for n in s.notes["rt"]))
+        parts.append("Real-time runs:\n\n" + "\n".join(f"- {n}" for n in s.notes["rt"]))
 
     Behind.section = "3. scale"
     if R["scale"]:
@@ -1828,7 +1898,7 @@ def dry_run(args: argparse.Namespace) -> int:
         confs += [(f"failover {c.label()}", c) for c, _ in m.failover]
         confs += [(f"sigterm {c.label()}", c) for c, _ in m.sigterm]
         confs += [(f"scale {n} x {ms}", scale_conf(n, ms)) for n, ms in m.scale]
-    confs += [("stress", Vrrp(interval_ms=10)), ("health", Vrrp(interval_ms=1000, track=True))]
+    confs += [("stress", Vrrp(interval_ms=10)), ("rt", Vrrp(interval_ms=10, rt=True)), ("health", Vrrp(interval_ms=1000, track=True))]
     failed = 0
     seen = set()
     for label, c in confs:

@@ -73,7 +73,8 @@ fn bench_smoke_runs_each_measurement_against_both_daemons() {
     let md = std::fs::read_to_string(&report).expect("smoke report written");
     for heading in [
         "## 1. Failover gap",
-        "## 1c. drain",
+        "## 1b. SIGTERM",
+        "## 1c. Maintenance",
         "## 4. Transition latency",
         "## 2b. False failovers under random VRRP loss",
         "## 3. Cost and stability at scale",
@@ -85,7 +86,7 @@ fn bench_smoke_runs_each_measurement_against_both_daemons() {
     // Both daemons produced figures: the gap row has a number in both columns.
     let gap = md
         .lines()
-        .find(|l| l.contains("gap median (ms)"))
+        .find(|l| l.starts_with('|') && l.contains("gap median (ms)"))
         .unwrap_or_else(|| panic!("no gap row:\n{md}"));
     let cols: Vec<&str> = gap.split('|').map(str::trim).collect();
     assert!(
