@@ -695,10 +695,8 @@ class Daemon:
     def control(self, verb: str, t0: float) -> None:
         """`vrrp-ha drain` or `resume` of the first instance in this host's daemon; fails the run if refused."""
         instance = f"VI_{self.conf.vrids()[0][0]}"
-        # --force: lb1 has been MASTER since it started, so it never heard its (silent) backup.
-        force = ["--force"] if verb == "drain" else []
         argv = ["ip", "netns", "exec", self.lab.ns(self.host), "env", *(f"{k}={v}" for k, v in self.env.items()),
-                self.argv[0], verb, *force, "--daemon", self.cfg.stem, instance]
+                self.argv[0], verb, "--daemon", self.cfg.stem, instance]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
         if r.returncode != 0:
             raise BenchError(f"vrrp-ha {verb} exited {r.returncode} after {now() - t0:.3f} s: {r.stderr.strip()}")
@@ -1643,8 +1641,8 @@ def report(s: Suite) -> str:
             ])
             rows.append(ctx_row("", ka, vh))
         parts.append("## 1c. Maintenance: taking lb1 out of service and back\n\n"
-                     "vrrp-ha: `vrrp-ha drain --force`, then `vrrp-ha resume` (over a private system bus; `--force` "
-                     "because lb1, MASTER since it started, never heard its silent backup); "
+                     "vrrp-ha: `vrrp-ha drain`, then `vrrp-ha resume` (over a private system bus; lb1, MASTER since "
+                     "it started, never heard its silent backup, so it keeps the VIP until lb2's advert); "
                      "keepalived has no drain, so its path is `systemctl stop` (a SIGTERM), then a start. "
                      "The command's time includes starting the `vrrp-ha` client. The floor is the time to "
                      "lb1's priority-0 advert plus lb2's Skew_Time.\n\n" + table(HEAD, rows))

@@ -67,7 +67,8 @@ pub enum Command {
         /// The instance (as in `instance "VI_1"`).
         #[arg(value_name = "INSTANCE")]
         instance: String,
-        /// Drain even though no other router has been heard (the VIPs may go down).
+        /// Drain at once even when no other router has been heard: the VIPs may go down
+        /// (without it a MASTER keeps them until another router has taken over).
         #[arg(long)]
         force: bool,
         /// The daemon (config stem) running it, when several run an instance of that name.

@@ -640,9 +640,18 @@ impl Lan {
             let Some(engine) = self.routers[i].engine.as_mut() else {
                 continue;
             };
+            // The reply a drain caller waiting on a handover gets.
+            let outcomes = engine.take_drain_outcomes();
             let ports = engine.ports_mut();
             for line in std::mem::take(&mut ports.log) {
                 let _ = writeln!(self.out, "{:>10.3} {name} {line}", ms(now));
+            }
+            for (_, outcome) in outcomes {
+                let _ = writeln!(
+                    self.out,
+                    "{:>10.3} {name} drain answered: {outcome:?}",
+                    ms(now)
+                );
             }
             let done: Vec<Completion> = ports.done.drain(..).collect();
             let kernel: Vec<NetEvent> = ports.kernel.drain(..).collect();

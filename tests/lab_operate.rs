@@ -164,16 +164,23 @@ fn drain_hands_over_and_holds_through_reload_and_restart() {
     let conf1 = write_config(&lab, Lb1, &c1, "    track-script \"chk\" weight=-10\n");
     let conf2 = write_config(&lab, Lb2, &c2, "");
 
-    // lb2 alone: MASTER, and no other router heard, so a drain is refused.
-    let _d2 = start(&lab, Lb2, &conf2, &env);
+    // lb2 alone: MASTER, and no other router heard: the drain offers the VIP (priority 0),
+    // nobody takes it within four intervals, and it is refused with the VIP kept.
+    let d2 = start(&lab, Lb2, &conf2, &env);
     wait_until(c2.master_down() + Duration::from_secs(3), || {
         lab.has_addr(Lb2, vip)
     })
     .expect("lb2 never became MASTER");
     wait_until(Duration::from_secs(5), || status_of(&env, "lb2").is_some())
         .expect("lb2 never showed on the bus");
+    let asked = Instant::now();
     let (code, _, err) = cli(&env, 0, &["drain", "VI_1", "--daemon", "lb2"]);
+    let waited = asked.elapsed();
     assert_eq!(code, 1, "drain of a lone MASTER: {err}");
+    assert!(
+        waited >= c2.advert * 4,
+        "refused after {waited:?}, before four intervals"
+    );
     assert!(
         err.contains("--force") && err.contains("no other router"),
         "{err}"
@@ -316,6 +323,52 @@ fn drain_hands_over_and_holds_through_reload_and_restart() {
     println!("resumed lb1 took the VIP back in {t:?}");
     let i = status_of(&env, "lb1").expect("lb1 status");
     assert_eq!(i["drained"], false, "{i}");
+
+    // The usual maintenance case: lb1 MASTER since it started, lb2 a silent BACKUP that
+    // lb1 never heard. The drain needs no --force: lb1 keeps the VIP until lb2's advert
+    // shows it took over, so some node holds the VIP throughout.
+    lab.term(&d2, Duration::from_secs(10))
+        .expect("lb2 did not stop");
+    lab.term(&d1, Duration::from_secs(10))
+        .expect("lb1 did not stop");
+    let d1 = start(&lab, Lb1, &conf1, &env);
+    wait_until(c1.master_down() + Duration::from_secs(3), || {
+        lab.is_sole_master(Lb1, vip)
+    })
+    .expect("lb1 alone never became MASTER");
+    let _d2 = start(&lab, Lb2, &conf2, &env);
+    wait_until(Duration::from_secs(5), || {
+        status_of(&env, "lb2").is_some_and(|i| i["state"] == "BACKUP")
+    })
+    .expect("lb2 never showed as BACKUP on the bus");
+    let asked = Instant::now();
+    let drain = std::thread::spawn({
+        let env = env.clone();
+        move || cli(&env, 0, &["drain", "VI_1", "--daemon", "lb1"])
+    });
+    let mut gaps = 0;
+    while !drain.is_finished() {
+        if !lab.has_addr(Lb1, vip) && !lab.has_addr(Lb2, vip) {
+            gaps += 1;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "the drain never returned"
+        );
+    }
+    let (code, out, err) = drain.join().expect("drain thread");
+    let answered = asked.elapsed();
+    assert_eq!(
+        code, 0,
+        "drain of a MASTER that never heard its backup: {out}{err}"
+    );
+    assert!(
+        lab.is_sole_master(Lb2, vip),
+        "lb2 does not hold the VIP alone"
+    );
+    assert_eq!(gaps, 0, "no node held the VIP during the handover");
+    assert!(answered <= bound + SLACK, "answered after {answered:?}");
+    println!("drain without --force answered in {answered:?}, the VIP held throughout");
     let _ = d1;
     println!("test took {:?}", test_start.elapsed());
 }

@@ -248,6 +248,7 @@ fn canon_actual(a: &Action) -> Option<Canon> {
         Action::Malformed { .. }
         | Action::OtherMaster { .. }
         | Action::DrainRefused(_)
+        | Action::HandingOver { .. }
         | Action::PeerSeen { .. }
         | Action::CannotEncode(_)
         | Action::AskWitnesses(_)

@@ -42,8 +42,12 @@
 //!   put back and announced; if that fails, the same.
 //! - Drain (`Drain`, `Resume`, the operator's): a Master hands over as on
 //!   shutdown (priority 0, VIPs released) and the instance stays Backup, never
-//!   Master, until resumed; refused without `force` when no other router has ever
-//!   been heard for the VRID.
+//!   Master, until resumed. Without `force`, when no other router has ever been heard
+//!   for the VRID, a Backup refuses (nobody would hold the VIPs), and a Master, which
+//!   never hears its backups (they are silent), makes before it breaks
+//!   (`HandingOver`): it sends priority 0, keeps its VIPs and stays silent until an
+//!   advert from another router shows that one took over (then it releases them and
+//!   is drained), or, after `Timer::Handover`, refuses and advertises again as Master.
 //! - Fault (keepalived's extension): `LinkDown` or a failing weight-0 track.
 //!   No adverts, no VIPs, no timers; a Master leaving for Fault because of a
 //!   track (link still up) first sends priority 0 so that backups take over
@@ -259,10 +263,12 @@ pub enum Timer {
     Retry,
     /// Backup: the deadline for the witnesses' answers.
     Witness,
+    /// Master handing over on a drain: the deadline for another router to take over.
+    Handover,
 }
 
 /// How many timers an instance has.
-const TIMERS: usize = 6;
+const TIMERS: usize = 7;
 
 impl Timer {
     /// Every timer, in a stable order.
@@ -273,6 +279,7 @@ impl Timer {
         Timer::GarpRefresh,
         Timer::Retry,
         Timer::Witness,
+        Timer::Handover,
     ];
 
     const fn index(self) -> usize {
@@ -283,6 +290,7 @@ impl Timer {
             Timer::GarpRefresh => 3,
             Timer::Retry => 4,
             Timer::Witness => 5,
+            Timer::Handover => 6,
         }
     }
 }
@@ -334,7 +342,8 @@ pub enum Event {
         reason: SyncReason,
     },
     /// The operator drains the instance: hand over, then stay BACKUP until [`Event::Resume`].
-    /// Without `force` it is refused when no other router has been heard for this VRID.
+    /// Without `force`, when no other router has been heard for this VRID, a Backup refuses
+    /// and a Master hands over only once another router has taken over (see the module doc).
     Drain {
         /// Drain even though nobody may take over.
         force: bool,
@@ -485,6 +494,13 @@ pub enum Action {
     },
     /// A drain was refused, and why.
     DrainRefused(String),
+    /// A drained Master that had never heard another router sent priority 0 and keeps
+    /// its VIPs until another router's advert shows it took over, for at most `within`;
+    /// then either the transition to Backup (drained) or `DrainRefused` follows.
+    HandingOver {
+        /// How long it waits.
+        within: Duration,
+    },
     /// Master_Down_Timer fired: ask the witnesses before taking over.
     AskWitnesses(WitnessQuery),
     /// The witnesses keep the instance Backup (Master_Down_Timer is re-armed).
@@ -539,6 +555,7 @@ impl Timer {
             Timer::GarpRefresh => "garp_refresh",
             Timer::Retry => "retry",
             Timer::Witness => "witness",
+            Timer::Handover => "handover",
         }
     }
 }
@@ -816,6 +833,9 @@ pub struct Instance {
     peers_gen: u64,
     /// Drained by the operator: never Master until resumed.
     drained: bool,
+    /// A drained Master waiting for another router to take over (`Timer::Handover`): no
+    /// adverts, no announcements, the VIPs kept until then.
+    handing_over: bool,
     /// In Fault because a VIP could not be installed.
     vip_fault: bool,
     /// Since a VIP could not be installed: take over only from a silent master (no
@@ -855,6 +875,7 @@ impl Instance {
             track_gen: 0,
             peers_gen: 0,
             drained: false,
+            handing_over: false,
             vip_fault: false,
             cautious: false,
             vip_backoff: VIP_RETRY_MIN,
@@ -1026,7 +1047,7 @@ impl Instance {
             Event::Reconfigure(params) => self.on_reconfigure(params, now, &mut out),
             Event::Sync { command, reason } => self.on_sync(command, reason, now, &mut out),
             Event::Drain { force } => self.on_drain(force, now, &mut out),
-            Event::Resume => self.on_resume(now),
+            Event::Resume => self.on_resume(now, &mut out),
             Event::VipInstalled(vip) => {
                 if self.state == State::Master && self.installed.contains(&vip) {
                     self.cautious = false;
@@ -1113,7 +1134,8 @@ impl Instance {
 
     /// Preempt_Mode, except that the address owner always preempts (RFC 9568 section 6.1).
     fn preempts(&self) -> bool {
-        !self.cautious && (self.params.preempt || self.effective_priority() == 255)
+        // A drained instance follows whoever is Master, whatever its priority.
+        !self.cautious && !self.drained && (self.params.preempt || self.effective_priority() == 255)
     }
 
     fn arm(&mut self, timer: Timer, at: Instant) {
@@ -1137,6 +1159,9 @@ impl Instance {
 
     fn transition(&mut self, to: State, reason: Reason, now: Instant, out: &mut Vec<Action>) {
         self.stop_asking();
+        // Leaving Master any other way (shutdown, fault, a VIP failure) ends a handover.
+        self.handing_over = false;
+        self.cancel(Timer::Handover);
         self.last_transition = Some(LastTransition {
             at: now,
             from: self.state,
@@ -1443,12 +1468,15 @@ impl Instance {
 
     /// `vrrp-ha drain`: a MASTER hands over at once as on shutdown (priority 0, VIPs
     /// released, BACKUP's actions), and the instance stays BACKUP, never claiming
-    /// mastership, until resumed. Refused without `force` when no other router has ever
-    /// been heard for this VRID: nobody might take the VIPs over. (Backups are silent in
-    /// VRRP, so a MASTER that started first may never have heard its backup; the refusal
-    /// says so and `force` overrides it.)
+    /// mastership, until resumed. When no other router has ever been heard for this VRID
+    /// (and not `force`), nobody might take the VIPs over: a BACKUP refuses; a MASTER,
+    /// which cannot have heard its backups (silent in VRRP), hands over with a check.
     fn on_drain(&mut self, force: bool, now: Instant, out: &mut Vec<Action>) {
-        if self.drained {
+        if self.drained || self.handing_over {
+            return;
+        }
+        if !force && self.running && self.peers.is_empty() && self.state == State::Master {
+            self.start_handover(now, out);
             return;
         }
         if !force && self.running && self.peers.is_empty() {
@@ -1467,21 +1495,79 @@ impl Instance {
             self.transition(State::Backup, Reason::Drained, now, out);
             // Priority 0 lets the backups take over after Skew_Time (RFC 9568 6.4.3).
             self.advertise(0, out);
-            self.remove_all(out);
-            self.cancel(Timer::Advert);
-            self.cancel(Timer::GarpRefresh);
-            self.backup_since = now;
-            self.heard = None;
-            self.ignored = None;
-            self.stats.master = None;
-            let deadline = now + self.master_down_interval();
-            self.arm(Timer::MasterDown, deadline);
+            self.leave_master_drained(now, out);
+        }
+    }
+
+    /// A drained Master's VIPs go and it waits as Backup, electable by nobody.
+    fn leave_master_drained(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.remove_all(out);
+        self.cancel(Timer::Advert);
+        self.cancel(Timer::GarpRefresh);
+        self.backup_since = now;
+        self.heard = None;
+        self.ignored = None;
+        self.stats.master = None;
+        let deadline = now + self.master_down_interval();
+        self.arm(Timer::MasterDown, deadline);
+    }
+
+    /// How long a handing-over Master waits: a backup takes over Skew_Time after the
+    /// priority-0 advert (RFC 9568 section 6.4.2), or, had it missed that advert,
+    /// Master_Down_Interval after our last advert: 3 intervals plus a Skew_Time of less
+    /// than one, whatever its priority.
+    fn handover_wait(&self) -> Duration {
+        self.advert_interval() * 4
+    }
+
+    /// Offer the VIPs (priority 0) but keep them, silent, until another router's advert.
+    fn start_handover(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.handing_over = true;
+        self.clear_preempt();
+        self.advertise(0, out);
+        self.cancel(Timer::Advert);
+        // An announcement now would pull the hosts back from the router taking over.
+        self.cancel(Timer::GarpRefresh);
+        let within = self.handover_wait();
+        self.arm(Timer::Handover, now + within);
+        out.push(Action::HandingOver { within });
+    }
+
+    /// An advert from another router while handing over: it took over, so the drain
+    /// completes; only now do our VIPs go.
+    fn finish_handover(&mut self, src: IpAddr, priority: u8, now: Instant, out: &mut Vec<Action>) {
+        self.handing_over = false;
+        self.cancel(Timer::Handover);
+        self.drained = true;
+        self.transition(State::Backup, Reason::Drained, now, out);
+        self.leave_master_drained(now, out);
+        self.heard = Some(Heard {
+            src,
+            priority,
+            at: now,
+        });
+        self.stats.master = Some(src);
+    }
+
+    /// Nobody took over within [`Self::handover_wait`]: stay Master and say so.
+    fn abort_handover(&mut self, why: String, now: Instant, out: &mut Vec<Action>) {
+        self.handing_over = false;
+        self.cancel(Timer::Handover);
+        out.push(Action::DrainRefused(why));
+        self.send_advert_now(now, out);
+        if !self.params.garp_refresh.is_zero() {
+            self.arm(Timer::GarpRefresh, now + self.params.garp_refresh);
         }
     }
 
     /// `vrrp-ha resume`: electable again; a BACKUP takes over after Master_Down_Interval
     /// unless it hears a master (and preempts a lower one at its next advert).
-    fn on_resume(&mut self, now: Instant) {
+    fn on_resume(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.handing_over {
+            let why = "resumed before another router took over".to_string();
+            self.abort_handover(why, now, out);
+            return;
+        }
         if !self.drained {
             return;
         }
@@ -1515,6 +1601,10 @@ impl Instance {
     }
 
     fn send_advert_now(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.handing_over {
+            // Silent until another router takes over, or the handover is given up.
+            return;
+        }
         self.advertise(self.effective_priority(), out);
         let next = now + self.advert_interval();
         self.arm(Timer::Advert, next);
@@ -1792,6 +1882,16 @@ impl Instance {
 
     /// Master state, advert received: RFC 3768 section 6.4.3, RFC 9568 section 6.4.3.
     fn master_rx(&mut self, src: IpAddr, advert: &Advert, now: Instant, out: &mut Vec<Action>) {
+        if self.handing_over {
+            // Whoever advertises now has taken over after our priority 0.
+            if advert.priority > 0 {
+                if self.params.version == Version::V3 {
+                    self.master_adver_interval_cs = advert.interval_cs;
+                }
+                self.finish_handover(src, advert.priority, now, out);
+            }
+            return;
+        }
         let ours = self.effective_priority();
         if advert.priority == 0 {
             // Another master resigned: assert ourselves at once.
@@ -1974,6 +2074,15 @@ impl Instance {
         match (self.state, timer) {
             // RFC 3768 / RFC 9568 section 6.4.3: Adver_Timer fires.
             (State::Master, Timer::Advert) => self.send_advert_now(now, out),
+            (State::Master, Timer::Handover) => {
+                let why = format!(
+                    "no other router took over within {} ms of the priority-0 advert: {} stays \
+                     MASTER; check the other node, or drain with --force",
+                    self.handover_wait().as_millis(),
+                    self.params.name
+                );
+                self.abort_handover(why, now, out);
+            }
             // The second announcement burst, then each refresh (keepalived's
             // garp_master_delay and garp_master_refresh).
             (State::Master, Timer::GarpRefresh) => {
@@ -2221,6 +2330,7 @@ mod tests {
                 Action::CannotEncode(_) => "cannot_encode",
                 Action::OtherMaster { .. } => "other_master",
                 Action::DrainRefused(_) => "drain_refused",
+                Action::HandingOver { .. } => "handing_over",
                 Action::AskWitnesses(_) => "ask_witnesses",
                 Action::WitnessHold(_) => "witness_hold",
                 Action::StatusChanged => "status",
@@ -3433,5 +3543,103 @@ mod tests {
         ));
         let a = acts(i.handle(answer(60_000, &[(HIGH, 200, 20)]), at + us(100)));
         assert!(matches!(a[..], [Action::WitnessHold(_)]));
+    }
+
+    #[test]
+    fn a_backup_that_heard_nobody_refuses_a_drain() {
+        let mut i = started(Version::V3, 100);
+        let a = acts(i.handle(Event::Drain { force: false }, ms(100)));
+        assert!(matches!(a[..], [Action::DrainRefused(_)]), "{a:?}");
+        assert!(!i.drained());
+        i.handle(Event::Drain { force: true }, ms(200));
+        assert!(i.drained());
+    }
+
+    #[test]
+    fn a_lone_master_keeps_its_vips_and_stays_master_when_nobody_takes_over() {
+        let mut i = master(Version::V3, 100);
+        let at = ms(6000);
+        let a = acts(i.handle(Event::Drain { force: false }, at));
+        assert_eq!(sent(&a), vec![0], "priority 0 offers the VIPs: {a:?}");
+        assert!(a.contains(&Action::HandingOver {
+            within: Duration::from_secs(4)
+        }));
+        assert_eq!(
+            count(&a, removes),
+            0,
+            "the VIPs stay until someone takes over"
+        );
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(i.deadline(Timer::Advert), None, "silent while handing over");
+        assert_eq!(
+            i.deadline(Timer::Handover),
+            Some(at + Duration::from_secs(4))
+        );
+        // A track change would advertise at once as Master: not while handing over.
+        let a = acts(i.handle(track(-10, false), at + Duration::from_secs(1)));
+        assert_eq!(sent(&a), Vec::<u8>::new(), "{a:?}");
+
+        let a = acts(i.handle_timeout(at + Duration::from_secs(4)));
+        assert!(
+            matches!(&a[..], [Action::DrainRefused(why), Action::Send(s)]
+                if why.contains("no other router took over within 4000 ms") && s.priority == 90),
+            "{a:?}"
+        );
+        assert_eq!(i.state(), State::Master);
+        assert!(!i.drained());
+        assert_eq!(
+            i.deadline(Timer::Advert),
+            Some(at + Duration::from_secs(5)),
+            "advertising again"
+        );
+    }
+
+    #[test]
+    fn a_master_releases_its_vips_only_when_another_router_took_over() {
+        let mut i = master(Version::V3, 100);
+        let at = ms(6000);
+        i.handle(Event::Drain { force: false }, at);
+        // Another resignation or our own echo is no takeover.
+        let a = acts(i.handle(
+            ev(LOW, advert(Version::V3, 0)),
+            at + Duration::from_millis(10),
+        ));
+        assert_eq!(i.state(), State::Master, "{a:?}");
+        let took = at + Duration::from_millis(612);
+        let a = acts(i.handle(ev(LOW, advert(Version::V3, 90)), took));
+        assert_eq!(kinds(&a), ["transition", "remove"], "{a:?}");
+        assert_eq!(reason(&a).as_deref(), Some("drained by the operator"));
+        assert_eq!(i.state(), State::Backup);
+        assert!(i.drained());
+        assert_eq!(i.deadline(Timer::Handover), None);
+        // Drained, it follows the lower master instead of preempting it.
+        i.handle(
+            ev(LOW, advert(Version::V3, 90)),
+            took + Duration::from_secs(1),
+        );
+        assert_eq!(i.report().master, Some((LOW, 90)));
+        let a = acts(i.handle_timeout(took + Duration::from_secs(2)));
+        assert_eq!(i.state(), State::Backup, "{a:?}");
+    }
+
+    #[test]
+    fn resume_or_a_fault_ends_a_handover() {
+        let mut i = master(Version::V3, 100);
+        let at = ms(6000);
+        i.handle(Event::Drain { force: false }, at);
+        let a = acts(i.handle(Event::Resume, at + Duration::from_millis(100)));
+        assert!(
+            matches!(&a[..], [Action::DrainRefused(why), Action::Send(s)]
+                if why.contains("resumed") && s.priority == 100),
+            "{a:?}"
+        );
+        assert_eq!(i.deadline(Timer::Handover), None);
+
+        let mut i = master(Version::V3, 100);
+        i.handle(Event::Drain { force: false }, at);
+        let a = acts(i.handle(Event::LinkDown, at + Duration::from_millis(100)));
+        assert_eq!(i.state(), State::Fault, "{a:?}");
+        assert_eq!(i.deadline(Timer::Handover), None);
+        assert!(!i.drained());
     }
 }

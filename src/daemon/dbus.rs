@@ -312,8 +312,8 @@ impl InstanceObject {
             .collect())
     }
 
-    /// Hand over (a MASTER at once) and stay BACKUP until `Resume`; refused when no
-    /// other router was ever heard, unless `force`.
+    /// Hand over and stay BACKUP until `Resume`; without `force`, a MASTER that never
+    /// heard another router returns once one took over (or refuses), a BACKUP refuses.
     async fn drain(&self, force: bool) -> Result<(), ApiError> {
         self.lp.drain(&self.s.name, force).await.map_err(refused)
     }

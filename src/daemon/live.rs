@@ -17,12 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::api::{Loop, Request};
 use super::deadline::Deadline;
-use super::engine::Engine;
+use super::engine::{DrainStarted, Engine};
 use super::host::Host;
 use super::ports::{Completion, Effect, Input, Ports, SocketId};
 use super::status::{self, Identity, Snapshot, StatusReport};
@@ -31,6 +31,7 @@ use super::DaemonError;
 use crate::config::{Config, WitnessKey};
 use crate::core::instance::Transmit;
 use crate::core::packet::Family;
+use crate::core::router::InstanceId;
 use crate::core::time::Instant as CoreInstant;
 use crate::hooks::{Runner, RunnerOptions};
 use crate::net::garp::L2Socket;
@@ -333,8 +334,12 @@ async fn write_status(
     }
 }
 
-/// Answer a request from the D-Bus server or the metrics endpoint.
-fn answer(engine: &mut Engine<LivePorts>, req: Request, now: CoreInstant) {
+/// The D-Bus callers of drains that wait for a handover, by instance.
+type Handovers = Vec<(InstanceId, oneshot::Sender<Result<(), String>>)>;
+
+/// Answer a request from the D-Bus server or the metrics endpoint; a drain that waits for
+/// a handover is answered by [`answer_handovers`].
+fn answer(engine: &mut Engine<LivePorts>, req: Request, now: CoreInstant, waiting: &mut Handovers) {
     match req {
         Request::Snapshot(reply) => {
             let _ = reply.send(engine.snapshot());
@@ -343,11 +348,27 @@ fn answer(engine: &mut Engine<LivePorts>, req: Request, now: CoreInstant) {
             instance,
             force,
             reply,
-        } => {
-            let _ = reply.send(engine.drain(&instance, force, now));
-        }
+        } => match engine.drain(&instance, force, now) {
+            Ok(DrainStarted::HandingOver(id)) => waiting.push((id, reply)),
+            Ok(DrainStarted::Done) => {
+                let _ = reply.send(Ok(()));
+            }
+            Err(why) => {
+                let _ = reply.send(Err(why));
+            }
+        },
         Request::Resume { instance, reply } => {
             let _ = reply.send(engine.resume(&instance, now));
+        }
+    }
+}
+
+/// Tell the callers of drains whose handover ended how it went.
+fn answer_handovers(engine: &mut Engine<LivePorts>, waiting: &mut Handovers) {
+    for (id, outcome) in engine.take_drain_outcomes() {
+        if let Some(at) = waiting.iter().position(|(w, _)| *w == id) {
+            let (_, reply) = waiting.swap_remove(at);
+            let _ = reply.send(outcome);
         }
     }
 }
@@ -464,6 +485,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
     }
     let mut watchdog = sdnotify::watchdog_interval().map(tokio::time::interval);
     let mut reloads = Reloads::default();
+    let mut handovers = Handovers::new();
 
     loop {
         if let Err(e) = clock.set(engine.poll_timeout()) {
@@ -479,7 +501,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             Some((from, datagram)) = witness_rx.recv() => {
                 engine.handle(Input::Witness { from, datagram }, clock.now());
             }
-            Some(req) = req_rx.recv() => answer(&mut engine, req, clock.now()),
+            Some(req) = req_rx.recv() => answer(&mut engine, req, clock.now(), &mut handovers),
             res = clock.expired() => {
                 if let Err(e) = res {
                     warn!("timer: {e}");
@@ -505,6 +527,7 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
             }
         }
         forward_links(&mut engine, &tracker);
+        answer_handovers(&mut engine, &mut handovers);
     }
 
     if let Err(e) = notifier.stopping() {

@@ -112,7 +112,20 @@ impl<P: Ports> Engine<P> {
             }
             Action::DrainRefused(why) => {
                 warn!(vrrp_instance = %name, "drain refused: {why}");
-                self.refusals.push((id, why));
+                if self.handovers.remove(&id) {
+                    self.drain_outcomes.push((id, Err(why)));
+                } else {
+                    self.refusals.push((id, why));
+                }
+            }
+            Action::HandingOver { within } => {
+                info!(
+                    vrrp_instance = %name,
+                    "drain: priority 0 sent; the VIPs stay until another router takes over \
+                     (at most {} ms)",
+                    within.as_millis()
+                );
+                self.handovers.insert(id);
             }
             Action::AskWitnesses(q) => self.ask_witnesses(id, q),
             Action::WitnessHold(hold) => self.witness_hold(id, hold),
@@ -128,6 +141,17 @@ impl<P: Ports> Engine<P> {
     }
 
     fn transition(&mut self, id: InstanceId, from: State, to: State, reason: Reason) {
+        if self.handovers.remove(&id) {
+            let done = to == State::Backup && reason == Reason::Drained;
+            self.drain_outcomes.push((
+                id,
+                if done {
+                    Ok(())
+                } else {
+                    Err(format!("the handover ended {from} -> {to}: {reason}"))
+                },
+            ));
+        }
         let Some(slot) = self.router.get(id) else {
             return;
         };

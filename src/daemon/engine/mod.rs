@@ -20,7 +20,7 @@ mod bind;
 mod logs;
 mod witness;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use tracing::{info, warn};
@@ -111,6 +111,15 @@ struct Sock {
     ifindex: u32,
 }
 
+/// What a drain the core accepted is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrainStarted {
+    /// Drained (a MASTER handed over at once).
+    Done,
+    /// A MASTER that never heard another router waits for one to take over.
+    HandingOver(InstanceId),
+}
+
 /// The daemon's logic; see the module documentation.
 pub struct Engine<P: Ports> {
     ports: P,
@@ -127,6 +136,10 @@ pub struct Engine<P: Ports> {
     pending_hooks: Vec<hooks::Transition>,
     /// Drains the core refused in the batch being carried out.
     refusals: Vec<(InstanceId, String)>,
+    /// Drains waiting for another router to take over (`Action::HandingOver`).
+    handovers: BTreeSet<InstanceId>,
+    /// How those ended, for [`Engine::take_drain_outcomes`].
+    drain_outcomes: Vec<(InstanceId, Result<(), String>)>,
     /// The instances drained when the current reload began.
     drained_before: Vec<String>,
     dirty: bool,
@@ -179,6 +192,8 @@ impl<P: Ports> Engine<P> {
             logs: Logs::default(),
             pending_hooks: Vec::new(),
             refusals: Vec::new(),
+            handovers: BTreeSet::new(),
+            drain_outcomes: Vec::new(),
             drained_before: Vec::new(),
             dirty: true,
             stopping: false,
@@ -295,8 +310,10 @@ impl<P: Ports> Engine<P> {
     }
 
     /// `vrrp-ha drain NAME`: the core hands over and keeps the instance BACKUP; `Err` says
-    /// why it refused (or that there is no such instance).
-    pub fn drain(&mut self, name: &str, force: bool, now: Instant) -> Result<(), String> {
+    /// why it refused (or that there is no such instance). A MASTER that never heard
+    /// another router hands over first ([`DrainStarted::HandingOver`]): its outcome comes
+    /// later from [`Engine::take_drain_outcomes`].
+    pub fn drain(&mut self, name: &str, force: bool, now: Instant) -> Result<DrainStarted, String> {
         self.now = now;
         let id = self
             .router
@@ -309,11 +326,30 @@ impl<P: Ports> Engine<P> {
         self.flush();
         match refused {
             Some((_, why)) => Err(why),
+            None if self.handovers.contains(&id) => Ok(DrainStarted::HandingOver(id)),
             None => {
                 info!(vrrp_instance = %name, force, "drained by the operator");
-                Ok(())
+                Ok(DrainStarted::Done)
             }
         }
+    }
+
+    /// How the handovers of [`DrainStarted::HandingOver`] ended since the last call:
+    /// drained, or refused and why.
+    pub fn take_drain_outcomes(&mut self) -> Vec<(InstanceId, Result<(), String>)> {
+        let outcomes = std::mem::take(&mut self.drain_outcomes);
+        if outcomes.iter().any(|(_, r)| r.is_ok()) {
+            for (id, r) in &outcomes {
+                if r.is_ok() {
+                    if let Some(s) = self.router.get(*id) {
+                        info!(vrrp_instance = %s.io.cfg.name, "drained by the operator");
+                    }
+                }
+            }
+            self.persist_drains();
+            self.flush();
+        }
+        outcomes
     }
 
     /// `vrrp-ha resume NAME`: electable again.
