@@ -127,6 +127,7 @@ class Vrrp:
     track: bool = False  # one tracked nginx check at 1 s
     hook: bool = False  # a time stamp hook on becoming MASTER
     rt: bool = False  # real-time scheduling and memory locking of the VRRP process
+    no_rt: bool = False  # vrrp-ha without its default real-time priority (keepalived's default)
     scale: bool = False  # VRIDs 1..N with 198.18.1.N/32, instead of the failover instance
 
     def vrids(self) -> list[tuple[int, str]]:
@@ -164,6 +165,8 @@ def render_kdl(c: Vrrp, host: str, paths: dict[str, str]) -> str:
     if c.rt:
         # keepalived's vrrp_rt_priority 50 and vrrp_no_swap (vrrp-ha's default is 10, unlocked).
         out += ["realtime-priority 50", "lock-memory #true"]
+    if c.no_rt:
+        out.append("realtime-priority 0")
     for vrid, vip in c.vrids():
         out += [
             f'instance "VI_{vrid}" {{',
@@ -1226,12 +1229,14 @@ class Suite:
     def rt(self) -> None:
         if not self.mode.hogs:
             return
-        for impl in self.order():
-            self.attempt("rt", self.stress_run, impl, hogs=max(self.mode.hogs), loss=0, rt=True)
+        # Both real-time, then neither (vrrp-ha without its default): the option's effect.
+        for rt in (True, False):
+            for impl in self.order():
+                self.attempt("rt", self.stress_run, impl, hogs=max(self.mode.hogs), loss=0, rt=rt, no_rt=not rt)
 
-    def stress_run(self, impl: str, hogs: int, loss: int, rt: bool = False) -> dict:
-        conf = Vrrp(version=3, interval_ms=10, rt=rt)
-        label = (f"{hogs} busy loops" if hogs else f"{loss} % loss") + (", real-time" if rt else "")
+    def stress_run(self, impl: str, hogs: int, loss: int, rt: bool = False, no_rt: bool = False) -> dict:
+        conf = Vrrp(version=3, interval_ms=10, rt=rt, no_rt=no_rt)
+        label = (f"{hogs} busy loops" if hogs else f"{loss} % loss") + (", both real-time" if rt else "") + (", neither real-time" if no_rt else "")
         dur = self.mode.stress_s
         log(f"stress {label} {impl}: {dur:g} s")
         d1, d2 = self.pair(impl, conf)
@@ -1680,10 +1685,11 @@ def report(s: Suite) -> str:
          "was held off the CPU: they count as sent but do nothing for the gap. Each daemon runs with its "
          "defaults: vrrp-ha's event loop is SCHED_RR at priority 10 (`realtime-priority`), keepalived "
          "has no real-time priority unless `vrrp_rt_priority` is set (table 2c)."),
-        ("rt", "2c. False failovers under CPU stress, both real-time (VRRPv3, 10 ms adverts)",
-         "As table 2 with the most busy loops, both daemons given the real-time options an operator "
-         "of a loaded box would set: keepalived `vrrp_rt_priority 50` and `vrrp_no_swap`, vrrp-ha "
-         "`realtime-priority 50` and `lock-memory #true`."),
+        ("rt", "2c. False failovers under CPU stress, both real-time and neither (VRRPv3, 10 ms adverts)",
+         "As table 2 with the most busy loops. Both real-time: the options an operator of a loaded "
+         "box would set, keepalived `vrrp_rt_priority 50` and `vrrp_no_swap`, vrrp-ha "
+         "`realtime-priority 50` and `lock-memory #true`. Neither: keepalived's default, and vrrp-ha "
+         "with `realtime-priority 0` (its default is 10): what the option is worth."),
         ("loss", "2b. False failovers under random VRRP loss (VRRPv3, 10 ms adverts)",
          "nftables `numgen random` on the bridge drops that share of the VRRP packets sent to lb2. "
          "The loss model predicts a takeover for every run of three or more consecutive lost adverts: "
@@ -1896,7 +1902,8 @@ def dry_run(args: argparse.Namespace) -> int:
         confs += [(f"failover {c.label()}", c) for c, _ in m.failover]
         confs += [(f"sigterm {c.label()}", c) for c, _ in m.sigterm]
         confs += [(f"scale {n} x {ms}", scale_conf(n, ms)) for n, ms in m.scale]
-    confs += [("stress", Vrrp(interval_ms=10)), ("rt", Vrrp(interval_ms=10, rt=True)), ("health", Vrrp(interval_ms=1000, track=True))]
+    confs += [("stress", Vrrp(interval_ms=10)), ("rt", Vrrp(interval_ms=10, rt=True)), ("no rt", Vrrp(interval_ms=10, no_rt=True)),
+              ("health", Vrrp(interval_ms=1000, track=True))]
     failed = 0
     seen = set()
     for label, c in confs:
