@@ -1610,47 +1610,37 @@ def report(s: Suite) -> str:
                      "the link going down). Failback: lb1's link comes back and it preempts; requests that "
                      "failed until it was served via lb1 again.\n\n" + table(HEAD, rows))
 
-    Behind.section = "1b. SIGTERM"
-    if R["sigterm"]:
+    # SIGTERM and drain: the same hand-over, started by a signal or by the operator's command.
+    for sec, behind_as, cmd, back, title in (
+        ("sigterm", "1b. SIGTERM", "SIGTERM", "restart failback",
+         "## 1b. SIGTERM of the MASTER (priority 0, Skew_Time), then restart\n\n"
+         "The floor is the time to lb1's priority-0 advert plus lb2's Skew_Time.\n\n"),
+        ("drain", "1c. drain", "command", "back in service",
+         "## 1c. Maintenance: taking lb1 out of service and back\n\n"
+         "vrrp-ha: `vrrp-ha drain`, then `vrrp-ha resume` (over a private system bus; lb1, MASTER since "
+         "it started, never heard its silent backup, so it keeps the VIP until lb2's advert); "
+         "keepalived has no drain, so its path is `systemctl stop` (a SIGTERM), then a start. "
+         "The command's time includes starting the `vrrp-ha` client. The floor is the time to "
+         "lb1's priority-0 advert plus lb2's Skew_Time.\n\n"),
+    ):
+        Behind.section = behind_as
+        if not R[sec]:
+            continue
         rows = []
-        for setting, d in by_impl(R["sigterm"]).items():
+        for setting, d in by_impl(R[sec]).items():
             ka, vh = d.get(KA), d.get(VH)
             rows += stat_rows(setting, ka, vh, [
                 ("trials", lambda r: len(r["trials"]), 0),
                 ("gap median (ms)", trial_stat("gap_ms", 0.5), 1),
                 ("gap p95 (ms)", trial_stat("gap_ms", 0.95), 1),
                 ("gap max (ms)", trial_max("gap_ms"), 1),
-                ("SIGTERM -> priority 0 advert, median (ms)", trial_stat("prio0_ms", 0.5), 2),
+                (f"{cmd} -> priority 0 advert, median (ms)", trial_stat("prio0_ms", 0.5), 2),
                 ("protocol floor median (ms)", trial_stat("floor_ms", 0.5), 1),
                 ("requests lost, median", trial_stat("lost", 0.5), 0),
-                ("restart failback: requests lost, median", trial_stat("fb_lost", 0.5), 0),
+                (f"{back}: requests lost, median", trial_stat("fb_lost", 0.5), 0),
             ])
             rows.append(ctx_row("", ka, vh))
-        parts.append("## 1b. SIGTERM of the MASTER (priority 0, Skew_Time), then restart\n\n"
-                     "The floor is the time to lb1's priority-0 advert plus lb2's Skew_Time.\n\n" + table(HEAD, rows))
-
-    Behind.section = "1c. drain"
-    if R["drain"]:
-        rows = []
-        for setting, d in by_impl(R["drain"]).items():
-            ka, vh = d.get(KA), d.get(VH)
-            rows += stat_rows(setting, ka, vh, [
-                ("trials", lambda r: len(r["trials"]), 0),
-                ("gap median (ms)", trial_stat("gap_ms", 0.5), 1),
-                ("gap p95 (ms)", trial_stat("gap_ms", 0.95), 1),
-                ("gap max (ms)", trial_max("gap_ms"), 1),
-                ("command -> priority 0 advert, median (ms)", trial_stat("prio0_ms", 0.5), 2),
-                ("protocol floor median (ms)", trial_stat("floor_ms", 0.5), 1),
-                ("requests lost, median", trial_stat("lost", 0.5), 0),
-                ("back in service: requests lost, median", trial_stat("fb_lost", 0.5), 0),
-            ])
-            rows.append(ctx_row("", ka, vh))
-        parts.append("## 1c. Maintenance: taking lb1 out of service and back\n\n"
-                     "vrrp-ha: `vrrp-ha drain`, then `vrrp-ha resume` (over a private system bus; lb1, MASTER since "
-                     "it started, never heard its silent backup, so it keeps the VIP until lb2's advert); "
-                     "keepalived has no drain, so its path is `systemctl stop` (a SIGTERM), then a start. "
-                     "The command's time includes starting the `vrrp-ha` client. The floor is the time to "
-                     "lb1's priority-0 advert plus lb2's Skew_Time.\n\n" + table(HEAD, rows))
+        parts.append(title + table(HEAD, rows))
     if s.notes["drain"]:
         parts.append("\n".join(f"- {n}" for n in s.notes["drain"]))
 
