@@ -980,6 +980,17 @@ class Suite:
     def pair(self, impl: str, conf: Vrrp) -> tuple[Daemon, Daemon]:
         return Daemon(self.lab, impl, "lb1", conf, self.bins), Daemon(self.lab, impl, "lb2", conf, self.bins)
 
+    def window(self, d1: Daemon, d2: Daemon, dur: float) -> tuple:
+        """A measurement window of `dur` seconds: the machine's context and both daemons'
+        usage at its start and end, and its start and end times."""
+        c0 = self.ctx()
+        u1, u2 = usage(d1.pid), usage(d2.pid)
+        w0 = now()
+        time.sleep(dur)
+        w1 = now()
+        v1, v2 = usage(d1.pid), usage(d2.pid)
+        return c0, u1, u2, w0, w1, v1, v2, self.ctx()
+
     def ctx(self) -> dict:
         busy, total = machine_busy()
         return {"load1": loadavg(), "busy": busy, "total": total, "t": now()}
@@ -1254,13 +1265,7 @@ class Suite:
             t_rule = now()
             for _ in range(hogs):
                 hog_procs.append(self.lab.spawn(None, "hog", ["timeout", str(int(dur) + 10), "sh", "-c", "while :; do :; done"]))
-            c0 = self.ctx()
-            u1, u2 = usage(d1.pid), usage(d2.pid)
-            w0 = now()
-            time.sleep(dur)
-            w1 = now()
-            v1, v2 = usage(d1.pid), usage(d2.pid)
-            c1 = self.ctx()
+            c0, u1, u2, w0, w1, v1, v2, c1 = self.window(d1, d2, dur)
             dropped = 0
             if loss:
                 m = re.search(r"counter packets (\d+)", self.lab.sh("sw", ["nft", "list", "table", "bridge", "vhbnloss"]))
@@ -1405,13 +1410,7 @@ class Suite:
                 log(msg)
                 self.notes["scale"].append(msg)
             time.sleep(self.mode.settle_s)
-            c0 = self.ctx()
-            u1, u2 = usage(d1.pid), usage(d2.pid)
-            w0 = now()
-            time.sleep(dur)
-            w1 = now()
-            v1, v2 = usage(d1.pid), usage(d2.pid)
-            c1 = self.ctx()
+            c0, u1, u2, w0, w1, v1, v2, c1 = self.window(d1, d2, dur)
             if (n, ms) in self.mode.profile_at and self.mode.profile_s > 0:
                 p0 = now()
                 tool, calls = self.syscalls(d1, self.mode.profile_s)
