@@ -833,9 +833,6 @@ pub struct Instance {
     peers_gen: u64,
     /// Drained by the operator: never Master until resumed.
     drained: bool,
-    /// A drained Master waiting for another router to take over (`Timer::Handover`): no
-    /// adverts, no announcements, the VIPs kept until then.
-    handing_over: bool,
     /// In Fault because a VIP could not be installed.
     vip_fault: bool,
     /// Since a VIP could not be installed: take over only from a silent master (no
@@ -875,7 +872,6 @@ impl Instance {
             track_gen: 0,
             peers_gen: 0,
             drained: false,
-            handing_over: false,
             vip_fault: false,
             cautious: false,
             vip_backoff: VIP_RETRY_MIN,
@@ -1160,7 +1156,6 @@ impl Instance {
     fn transition(&mut self, to: State, reason: Reason, now: Instant, out: &mut Vec<Action>) {
         self.stop_asking();
         // Leaving Master any other way (shutdown, fault, a VIP failure) ends a handover.
-        self.handing_over = false;
         self.cancel(Timer::Handover);
         self.last_transition = Some(LastTransition {
             at: now,
@@ -1472,7 +1467,7 @@ impl Instance {
     /// (and not `force`), nobody might take the VIPs over: a BACKUP refuses; a MASTER,
     /// which cannot have heard its backups (silent in VRRP), hands over with a check.
     fn on_drain(&mut self, force: bool, now: Instant, out: &mut Vec<Action>) {
-        if self.drained || self.handing_over {
+        if self.drained || self.handing_over() {
             return;
         }
         if !force && self.running && self.peers.is_empty() && self.state == State::Master {
@@ -1512,6 +1507,13 @@ impl Instance {
         self.arm(Timer::MasterDown, deadline);
     }
 
+    /// A drained Master waiting for another router to take over: `Timer::Handover` is
+    /// armed (the timer fires, or is cancelled, as the handover ends). No adverts, no
+    /// announcements meanwhile, the VIPs kept.
+    fn handing_over(&self) -> bool {
+        self.timers[Timer::Handover.index()].is_some()
+    }
+
     /// How long a handing-over Master waits: a backup takes over Skew_Time after the
     /// priority-0 advert (RFC 9568 section 6.4.2), or, had it missed that advert,
     /// Master_Down_Interval after our last advert: 3 intervals plus a Skew_Time of less
@@ -1522,7 +1524,6 @@ impl Instance {
 
     /// Offer the VIPs (priority 0) but keep them, silent, until another router's advert.
     fn start_handover(&mut self, now: Instant, out: &mut Vec<Action>) {
-        self.handing_over = true;
         self.clear_preempt();
         self.advertise(0, out);
         self.cancel(Timer::Advert);
@@ -1536,7 +1537,6 @@ impl Instance {
     /// An advert from another router while handing over: it took over, so the drain
     /// completes; only now do our VIPs go.
     fn finish_handover(&mut self, src: IpAddr, priority: u8, now: Instant, out: &mut Vec<Action>) {
-        self.handing_over = false;
         self.cancel(Timer::Handover);
         self.drained = true;
         self.transition(State::Backup, Reason::Drained, now, out);
@@ -1551,7 +1551,6 @@ impl Instance {
 
     /// Nobody took over within [`Self::handover_wait`]: stay Master and say so.
     fn abort_handover(&mut self, why: String, now: Instant, out: &mut Vec<Action>) {
-        self.handing_over = false;
         self.cancel(Timer::Handover);
         out.push(Action::DrainRefused(why));
         self.send_advert_now(now, out);
@@ -1563,7 +1562,7 @@ impl Instance {
     /// `vrrp-ha resume`: electable again; a BACKUP takes over after Master_Down_Interval
     /// unless it hears a master (and preempts a lower one at its next advert).
     fn on_resume(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.handing_over {
+        if self.handing_over() {
             let why = "resumed before another router took over".to_string();
             self.abort_handover(why, now, out);
             return;
@@ -1601,7 +1600,7 @@ impl Instance {
     }
 
     fn send_advert_now(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.handing_over {
+        if self.handing_over() {
             // Silent until another router takes over, or the handover is given up.
             return;
         }
@@ -1882,7 +1881,7 @@ impl Instance {
 
     /// Master state, advert received: RFC 3768 section 6.4.3, RFC 9568 section 6.4.3.
     fn master_rx(&mut self, src: IpAddr, advert: &Advert, now: Instant, out: &mut Vec<Action>) {
-        if self.handing_over {
+        if self.handing_over() {
             // Whoever advertises now has taken over after our priority 0.
             if advert.priority > 0 {
                 if self.params.version == Version::V3 {
