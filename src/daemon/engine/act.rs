@@ -141,21 +141,26 @@ impl<P: Ports> Engine<P> {
     }
 
     fn transition(&mut self, id: InstanceId, from: State, to: State, reason: Reason) {
-        if self.handovers.remove(&id) {
-            let done = to == State::Backup && reason == Reason::Drained;
+        let drained = to == State::Backup && reason == Reason::Drained;
+        let handed_over = self.handovers.remove(&id);
+        if handed_over {
             self.drain_outcomes.push((
                 id,
-                if done {
+                if drained {
                     Ok(())
                 } else {
                     Err(format!("the handover ended {from} -> {to}: {reason}"))
                 },
             ));
+            self.drains_dirty |= drained;
         }
         let Some(slot) = self.router.get(id) else {
             return;
         };
         let cfg = &slot.io.cfg;
+        if handed_over && drained {
+            info!(vrrp_instance = %cfg.name, "drained by the operator");
+        }
         let priority = slot.core().effective_priority();
         let text = reason.to_string();
         crate::logging::transition(

@@ -143,6 +143,8 @@ pub struct Engine<P: Ports> {
     /// The instances drained when the current reload began.
     drained_before: Vec<String>,
     dirty: bool,
+    /// A drain began or ended: the drain file is written at the end of the batch.
+    drains_dirty: bool,
     stopping: bool,
     now: Instant,
 }
@@ -196,6 +198,7 @@ impl<P: Ports> Engine<P> {
             drain_outcomes: Vec::new(),
             drained_before: Vec::new(),
             dirty: true,
+            drains_dirty: false,
             stopping: false,
             now: Instant::ZERO,
         }
@@ -322,7 +325,7 @@ impl<P: Ports> Engine<P> {
         self.refusals.clear();
         self.feed(id, Event::Drain { force });
         let refused = self.refusals.drain(..).find(|(r, _)| *r == id);
-        self.persist_drains();
+        self.drains_dirty = true;
         self.flush();
         match refused {
             Some((_, why)) => Err(why),
@@ -337,19 +340,7 @@ impl<P: Ports> Engine<P> {
     /// How the handovers of [`DrainStarted::HandingOver`] ended since the last call:
     /// drained, or refused and why.
     pub fn take_drain_outcomes(&mut self) -> Vec<(InstanceId, Result<(), String>)> {
-        let outcomes = std::mem::take(&mut self.drain_outcomes);
-        if outcomes.iter().any(|(_, r)| r.is_ok()) {
-            for (id, r) in &outcomes {
-                if r.is_ok() {
-                    if let Some(s) = self.router.get(*id) {
-                        info!(vrrp_instance = %s.io.cfg.name, "drained by the operator");
-                    }
-                }
-            }
-            self.persist_drains();
-            self.flush();
-        }
-        outcomes
+        std::mem::take(&mut self.drain_outcomes)
     }
 
     /// `vrrp-ha resume NAME`: electable again.
@@ -361,7 +352,7 @@ impl<P: Ports> Engine<P> {
             .ok_or_else(|| format!("no instance {name:?}"))?;
         self.feed(id, Event::Resume);
         info!(vrrp_instance = %name, "resumed by the operator");
-        self.persist_drains();
+        self.drains_dirty = true;
         self.flush();
         Ok(())
     }
@@ -583,6 +574,9 @@ impl<P: Ports> Engine<P> {
     /// Hand the batch's hooks over (after its VIP effects, so that e.g. a reload of nginx
     /// never runs before the address is there) and publish the status if it changed.
     fn flush(&mut self) {
+        if std::mem::take(&mut self.drains_dirty) {
+            self.persist_drains();
+        }
         for t in std::mem::take(&mut self.pending_hooks) {
             self.ports.submit(Effect::Hooks(t));
         }
@@ -772,7 +766,7 @@ impl<P: Ports> Engine<P> {
         }
         self.config = new;
         self.seed_tracked_links();
-        self.persist_drains();
+        self.drains_dirty = true;
         self.dirty = true;
         self.flush();
     }
