@@ -9,6 +9,9 @@
 
 use crate::prereq;
 
+#[path = "../system_bus/mod.rs"]
+pub mod system_bus;
+
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -1191,38 +1194,9 @@ impl Lab {
     /// it this machine's bus) and the package's policy for vrrp-ha, its socket in the lab
     /// dir (which `nobody` can enter). Returns its address; the lab ends it on drop.
     pub fn system_bus(&self) -> String {
-        let system = fs::read_to_string("/usr/share/dbus-1/system.conf")
-            .expect("/usr/share/dbus-1/system.conf (package dbus)");
         let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/io.vrrpha.Daemon1.conf");
         let socket = self.dir.join("system_bus_socket");
-        let machine = [
-            "<listen>",
-            "<user>",
-            "<pidfile>",
-            "<fork/>",
-            "<syslog/>",
-            "<servicehelper>",
-            "<standard_system_servicedirs/>",
-            "<include ",
-            "<include>",
-            "<includedir>",
-        ];
-        let mut conf = String::new();
-        for line in system.lines() {
-            if machine.iter().any(|m| line.trim_start().starts_with(m)) {
-                continue;
-            }
-            if line.trim() == "</busconfig>" {
-                let _ = writeln!(
-                    conf,
-                    "  <listen>unix:path={}</listen>\n  <include>{}</include>",
-                    socket.display(),
-                    policy.display()
-                );
-            }
-            conf.push_str(line);
-            conf.push('\n');
-        }
+        let conf = system_bus::config(&socket, &policy);
         let file = self.dir.join("system-bus.conf");
         fs::write(&file, conf).expect("write bus config");
         let log = self.path("system-bus", "log");
