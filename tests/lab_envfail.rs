@@ -86,29 +86,7 @@ fn pair(lab: &Lab, hooks: &str, env: &[(&str, &str)], wrap: &[&str]) -> Pair {
         2_000,
         100,
     );
-    let c = conf1.display().to_string();
-    let mut argv: Vec<&str> = wrap.to_vec();
-    argv.extend([
-        env!("CARGO_BIN_EXE_vrrp-ha"),
-        "run",
-        "--config",
-        &c,
-        "--log-level",
-        "debug",
-    ]);
-    let (state, drain) = lab.daemon_dirs(Lb1);
-    let mut all_env = vec![
-        ("RUST_LOG", "debug"),
-        ("NO_COLOR", "1"),
-        ("VRRP_HA_STATE_DIR", state.as_str()),
-        ("VRRP_HA_DRAIN_DIR", drain.as_str()),
-        (
-            "DBUS_SYSTEM_BUS_ADDRESS",
-            "unix:path=/nonexistent/vrrp-ha-lab-bus",
-        ),
-    ];
-    all_env.extend_from_slice(env);
-    let lb1 = lab.spawn_in_env(Lb1, "vrrp-ha", &argv, &all_env);
+    let lb1 = lab.run_vrrp_ha_under(Lb1, &conf1, env, wrap);
     wait_until(Duration::from_secs(5), || lab.has_addr(Lb1, VIP4))
         .unwrap_or_else(|| panic!("lb1 not master:\n{}", lab::read_log(&lb1.log)));
     let lb2 = lab.run_vrrp_ha(Lb2, &conf2, &[]);

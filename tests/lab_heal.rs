@@ -243,23 +243,17 @@ fn h5_a_master_that_cannot_install_its_vip_steps_down() {
     .expect("lb2 never became MASTER");
     let conf = lab.path("lb1-nocap", "kdl");
     std::fs::write(&conf, c1.to_kdl()).expect("write kdl");
-    let cmd = format!(
-        "exec {} run --config {} --log-level debug",
-        env!("CARGO_BIN_EXE_vrrp-ha"),
-        conf.display()
-    );
-    let (state, drain) = lab.daemon_dirs(Lb1);
-    let d1 = lab.spawn_in_env(
+    // capsh hands what follows `--` to bash: a script that runs the daemon's command line.
+    let d1 = lab.run_vrrp_ha_under(
         Lb1,
-        "vrrp-ha-nocap",
-        &["capsh", "--drop=cap_net_admin", "--", "-c", &cmd],
+        &conf,
+        &[],
         &[
-            ("VRRP_HA_STATE_DIR", &state),
-            ("VRRP_HA_DRAIN_DIR", &drain),
-            (
-                "DBUS_SYSTEM_BUS_ADDRESS",
-                "unix:path=/nonexistent/vrrp-ha-lab-bus",
-            ),
+            "capsh",
+            "--drop=cap_net_admin",
+            "--",
+            "-c",
+            "exec \"$0\" \"$@\"",
         ],
     );
     // lb1 preempts (it hears the lower priority and its Master_Down_Timer runs out),

@@ -977,6 +977,18 @@ impl Lab {
     /// Starts `vrrp-ha run` on `host` with the config file `conf`, debug logs and
     /// `env` added to its environment.
     pub fn run_vrrp_ha(&self, host: Host, conf: &Path, env: &[(&str, &str)]) -> Proc {
+        self.run_vrrp_ha_under(host, conf, env, &[])
+    }
+
+    /// [`Lab::run_vrrp_ha`] with `wrap` in front of the daemon's command line (e.g.
+    /// `capsh --drop=… --`, `unshare …`).
+    pub fn run_vrrp_ha_under(
+        &self,
+        host: Host,
+        conf: &Path,
+        env: &[(&str, &str)],
+        wrap: &[&str],
+    ) -> Proc {
         let c = conf.display().to_string();
         let (state, drain) = self.daemon_dirs(host);
         // The lab's own state and drain files, and no system bus unless the test gives
@@ -993,19 +1005,16 @@ impl Lab {
             ),
         ];
         all_env.extend_from_slice(env);
-        self.spawn_in_env(
-            host,
-            "vrrp-ha",
-            &[
-                env!("CARGO_BIN_EXE_vrrp-ha"),
-                "run",
-                "--config",
-                &c,
-                "--log-level",
-                "debug",
-            ],
-            &all_env,
-        )
+        let mut argv = wrap.to_vec();
+        argv.extend([
+            env!("CARGO_BIN_EXE_vrrp-ha"),
+            "run",
+            "--config",
+            &c,
+            "--log-level",
+            "debug",
+        ]);
+        self.spawn_in_env(host, "vrrp-ha", &argv, &all_env)
     }
 
     /// Where a daemon on `host` keeps its state and drain files: in the lab's directory.
