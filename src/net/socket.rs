@@ -139,6 +139,7 @@ impl VrrpSocket {
         sock.join_multicast_v4_n(&MULTICAST_V4, &InterfaceIndexOrAddress::Index(ifindex))
             .map_err(|e| NetError::io(ctx("join 224.0.0.18"), e))?;
         set_v4_send_options(&sock, ifindex, &ctx)?;
+        set_receive_buffer(&sock);
         Self::finish(sock, Family::V4, ifname, ifindex)
     }
 
@@ -176,6 +177,7 @@ impl VrrpSocket {
             VRRP_CHECKSUM_OFFSET,
         )
         .map_err(|e| NetError::io(ctx("IPV6_CHECKSUM"), e))?;
+        set_receive_buffer(&sock);
         Self::finish(sock, Family::V6, ifname, ifindex)
     }
 
@@ -214,7 +216,6 @@ impl VrrpSocket {
     ) -> Result<VrrpSocket, NetError> {
         sock.set_nonblocking(true)
             .map_err(|e| NetError::io(format!("VRRP socket on {ifname}: O_NONBLOCK"), e))?;
-        set_receive_buffer(&sock);
         // Readable only: sends are non-blocking sendmsg calls that never wait, and a
         // writable interest would wake the loop after every advert sent.
         // SAFETY: the Socket owns its fd and AsyncFd owns the Socket, so the fd stays open
