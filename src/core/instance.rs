@@ -946,7 +946,7 @@ impl Instance {
             } else {
                 at
             };
-            out.extend(self.handle(Event::Timer(timer), fire_at));
+            out.extend(self.handle_at(Event::Timer(timer), fire_at, now));
         }
         out
     }
@@ -995,6 +995,12 @@ impl Instance {
 
     /// Process one event at `now` (the caller's monotonic clock) and return what to do, in order.
     pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        self.handle_at(event, now, now)
+    }
+
+    /// Process one event at `now`; `acting` is when the shell carries the actions out,
+    /// later than `now` for a timer fired at its (slightly missed) deadline.
+    fn handle_at(&mut self, event: Event, now: Instant, acting: Instant) -> Vec<Action> {
         let before = self.fingerprint();
         let mut out = Vec::new();
         match event {
@@ -1021,7 +1027,7 @@ impl Instance {
                 checksum,
                 advert,
             } => self.on_advert(src, ttl, checksum, &advert, now, &mut out),
-            Event::Timer(timer) => self.on_timer(timer, now, &mut out),
+            Event::Timer(timer) => self.on_timer(timer, now, acting, &mut out),
             Event::LinkUp => {
                 self.link_up = true;
                 if self.running
@@ -1953,6 +1959,10 @@ impl Instance {
     }
 
     /// Master_Down_Timer fired with witnesses configured: the question, and its deadline.
+    ///
+    /// `now` is when the question goes out, not the timer's deadline: a Master_Down_Timer
+    /// handled a few milliseconds late must not eat the witnesses' whole window (the
+    /// default window equals [`LATE_TOLERANCE`]).
     fn ask_witnesses(
         &mut self,
         down: MasterDown,
@@ -2064,7 +2074,7 @@ impl Instance {
         out.push(Action::WitnessHold(hold));
     }
 
-    fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
+    fn on_timer(&mut self, timer: Timer, now: Instant, acting: Instant, out: &mut Vec<Action>) {
         // A timer we no longer have armed is a race with a cancel or re-arm in
         // the shell: ignore it.
         if self.timers[timer.index()].take().is_none() {
@@ -2137,7 +2147,7 @@ impl Instance {
                     // resigned or is being preempted spoke for itself.
                     (Some(w), MasterDown::Silent { .. } | MasterDown::NeverHeard { .. }) => {
                         let timeout = w.timeout;
-                        self.ask_witnesses(why, timeout, now, out);
+                        self.ask_witnesses(why, timeout, acting, out);
                     }
                     _ => self.become_master(Reason::MasterDown(why), now, out),
                 }
@@ -3327,6 +3337,26 @@ mod tests {
             Some(at + Duration::from_millis(5))
         );
         assert_eq!(i.stats().witness_queries, 1);
+    }
+
+    #[test]
+    fn a_master_down_timer_handled_late_still_gives_the_witnesses_their_whole_window() {
+        let mut i = with_witnesses(1, WitnessPolicy::Available);
+        i.handle(ev(HIGH, advert(Version::V3, 200)), ms(100));
+        let at = i.deadline(Timer::MasterDown).expect("armed");
+        // A loop woken 4 ms late fires the timer at its deadline (within LATE_TOLERANCE),
+        // but the question only goes out now: the window starts now.
+        let handled = at + Duration::from_millis(4);
+        let a = acts(i.handle_timeout(handled));
+        assert!(matches!(a[..], [Action::AskWitnesses(_)]), "{a:?}");
+        assert_eq!(
+            i.deadline(Timer::Witness),
+            Some(handled + Duration::from_millis(5))
+        );
+        assert!(acts(i.handle_timeout(at + Duration::from_millis(5))).is_empty());
+        let a = acts(i.handle(answer(60_000, &[(HIGH, 200, 36)]), handled + us(1930)));
+        assert!(matches!(a[..], [Action::WitnessHold(_)]), "{a:?}");
+        assert_eq!(i.state(), State::Backup);
     }
 
     #[test]

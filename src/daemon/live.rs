@@ -506,6 +506,11 @@ pub(super) async fn run(config_path: PathBuf, config: Config) -> Result<(), Daem
                 if let Err(e) = res {
                     warn!("timer: {e}");
                 }
+                // A witness answer already received is heard before the deadline that
+                // would give up on it (select! may pick the timer first after a stall).
+                while let Ok((from, datagram)) = witness_rx.try_recv() {
+                    engine.handle(Input::Witness { from, datagram }, clock.now());
+                }
                 let now = clock.now();
                 engine.handle_timeout(now);
             }
