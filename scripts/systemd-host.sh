@@ -566,7 +566,7 @@ check_units() {
 # BACKUP in the peer namespace asks it about a VRID nobody serves; the witness, which
 # hears nobody there, answers, and the BACKUP takes over at once on its word.
 check_witness() {
-    local pid uid caps
+    local pid uid caps sched
     ct systemctl start vrrp-ha-witness.service >&2 || {
         ct journalctl -q --no-pager -u vrrp-ha-witness >&2
         die "systemctl start vrrp-ha-witness failed"
@@ -580,9 +580,13 @@ check_witness() {
     [ "$uid" != 0 ] || die "the witness runs as root"
     # CAP_NET_RAW is bit 13.
     [ "$caps" = 0000000000002000 ] || die "the witness's effective capabilities are $caps, not CAP_NET_RAW alone"
+    # /proc/PID/stat fields 40 and 41: rt_priority and policy (2 is SCHED_RR).
+    # shellcheck disable=SC2016
+    sched=$(ct awk '{ print $40 "/" $41 }' "/proc/$pid/stat")
+    [ "$sched" = 50/2 ] || die "the witness runs at priority/policy $sched, not 50/2 (SCHED_RR)"
     journal_has vrrp-ha-witness "vrrp-ha witness listening on eth0 and answering on 192.0.2.10:5112" ||
         die "the witness did not log that it listens"
-    ok "vrrp-ha-witness.service: active (READY=1) as uid $uid with CAP_NET_RAW alone, key from its credential"
+    ok "vrrp-ha-witness.service: active (READY=1) as uid $uid with CAP_NET_RAW alone at SCHED_RR 50, key from its credential"
     # Its "nobody there" counts once it has listened a whole Master_Down_Interval (0.36 s).
     sleep 0.5
     sed "s/VI_1/WPEER/; s/eth0/${P}p/; s/vrid 51/vrid 60/; s/192.0.2.200/192.0.2.210/" <<<"$VI_1_KDL" |

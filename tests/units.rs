@@ -206,6 +206,11 @@ fn witness_unit_is_hardened_to_a_raw_socket() {
         "AF_UNIX AF_INET AF_INET6",
     );
     has("Service", "Restart", "on-failure");
+    // Scheduled at once even on a busy host: a BACKUP waits only witness-timeout.
+    has("Service", "CPUSchedulingPolicy", "rr");
+    has("Service", "CPUSchedulingPriority", "50");
+    has("Service", "CPUSchedulingResetOnFork", "yes");
+    has("Service", "RestrictRealtime", "yes");
     has("Unit", "Documentation", "man:vrrp-ha(8) man:vrrp-ha.kdl(5)");
     has("Install", "WantedBy", "multi-user.target");
     let filters = unit
