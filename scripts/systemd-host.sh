@@ -344,6 +344,14 @@ power_off() {
     log "container powered off in $((SECONDS - t0)) s"
 }
 
+# One container at a time: with --keep-unit both would live in the cgroup we were
+# started in, and two systemds managing one cgroup tree (both with a
+# vrrp-ha@VI_1.service) kill each other's units and lose their notify messages.
+exec 8>"$CACHE_DIR/.container.lock"
+if ! flock -n 8; then
+    log "waiting for another run's container to power off"
+    flock -w 600 8 || die "another run's container still up after 600 s"
+fi
 T_BOOT=$SECONDS
 boot
 
