@@ -15,11 +15,7 @@ fn root() -> &'static Path {
 
 /// A program from PATH (or the sbin directories); missing fails under CI and skips otherwise.
 fn tool(test: &str, name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file());
+    let found = prereq::find(name);
     prereq::require(test, found.is_some(), &format!("{name} is missing"))
         .then_some(found)
         .flatten()

@@ -41,12 +41,18 @@ pub fn is_root() -> bool {
 /// Whether `tool` is an executable file on `PATH` or in the sbin directories (for tools
 /// without a `--version`).
 pub fn on_path(tool: &str) -> bool {
+    find(tool).is_some()
+}
+
+/// Where `tool` is: the first executable file of that name on `PATH` or in the sbin
+/// directories.
+pub fn find(tool: &str) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(std::path::PathBuf::from))
-        .any(|dir| {
-            std::fs::metadata(dir.join(tool))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .map(|dir| dir.join(tool))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
 }
