@@ -579,10 +579,16 @@ fn remove_state_file(path: &Path) {
 /// the running one stays.
 type Loaded = Result<Config, String>;
 
-/// Read, parse, vet (and on failure render) a new configuration: slow for a large file
-/// (seconds for a megabyte in a debug build), so it runs on the blocking pool while the
-/// loop keeps the adverts going.
+/// Read, parse, vet (and on failure render) a new configuration, then hand the parser's
+/// peak back to the system: slow for a large file (seconds for a megabyte in a debug
+/// build), so it runs on the blocking pool while the loop keeps the adverts going.
 fn load_vetted(path: &Path) -> Loaded {
+    let loaded = parse_vetted(path);
+    super::sched::trim_heap();
+    loaded
+}
+
+fn parse_vetted(path: &Path) -> Loaded {
     match crate::config::load(path) {
         Ok(new) => {
             let verdict = crate::track::vet_programs(&new);
@@ -668,7 +674,6 @@ fn apply_reload(
             // Script results, file values and link states carry over: no priority flap.
             tracker.reload(&new);
             engine.reload(new, |name| tracker.tracking(name), now);
-            super::sched::trim_heap();
         }
         Err(why) => warn!("{why}"),
     }
