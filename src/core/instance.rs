@@ -1542,17 +1542,18 @@ impl Instance {
 
     /// An advert from another router while handing over: it took over, so the drain
     /// completes; only now do our VIPs go.
-    fn finish_handover(&mut self, src: IpAddr, priority: u8, now: Instant, out: &mut Vec<Action>) {
+    fn finish_handover(
+        &mut self,
+        src: IpAddr,
+        advert: &Advert,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
         self.cancel(Timer::Handover);
         self.drained = true;
         self.transition(State::Backup, Reason::Drained, now, out);
         self.leave_master_drained(now, out);
-        self.heard = Some(Heard {
-            src,
-            priority,
-            at: now,
-        });
-        self.stats.master = Some(src);
+        self.accept_master(src, advert, now);
     }
 
     /// Nobody took over within [`Self::handover_wait`]: stay Master and say so.
@@ -1890,10 +1891,7 @@ impl Instance {
         if self.handing_over() {
             // Whoever advertises now has taken over after our priority 0.
             if advert.priority > 0 {
-                if self.params.version == Version::V3 {
-                    self.master_adver_interval_cs = advert.interval_cs;
-                }
-                self.finish_handover(src, advert.priority, now, out);
+                self.finish_handover(src, advert, now, out);
             }
             return;
         }
